@@ -1,0 +1,62 @@
+"""boto3 clients built from :class:`Settings` — the only place endpoints are chosen.
+
+Offline and AWS differ only in ``endpoint_url`` (and dummy credentials set by the
+offline stack); the code path is otherwise the same. Clients are cached per settings
+so a warm Lambda or a long notebook session reuses them::
+
+    client = bedrock_runtime_client(Settings.from_env())
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .config import Settings
+
+__all__ = ["bedrock_client", "bedrock_runtime_client", "dynamodb_client"]
+
+USER_AGENT = "chatkit/0.1"
+
+
+def _config(settings: Settings, read_timeout: int) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=10,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        user_agent_extra=USER_AGENT,
+        tcp_keepalive=True,
+    )
+
+
+@lru_cache(maxsize=16)
+def _client(service: str, settings: Settings) -> Any:
+    import boto3
+
+    bedrock = service.startswith("bedrock")
+    # Offline endpoints accept any signature; dummy keys keep boto3 from searching for
+    # (or using) real credentials.
+    dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+    return boto3.session.Session().client(
+        service,
+        region_name=settings.bedrock_region if bedrock else settings.region,
+        endpoint_url=settings.bedrock_endpoint if bedrock else settings.dynamodb_endpoint,
+        config=_config(settings, settings.read_timeout if bedrock else 20),
+        **(dummy if settings.mode == "offline" else {}),
+    )
+
+
+def bedrock_runtime_client(settings: Settings) -> Any:
+    """``bedrock-runtime`` (Converse/ConverseStream), long read timeout for long answers."""
+    return _client("bedrock-runtime", settings)
+
+
+def bedrock_client(settings: Settings) -> Any:
+    """``bedrock`` control plane (list models / inference profiles) for the preflight."""
+    return _client("bedrock", settings)
+
+
+def dynamodb_client(settings: Settings) -> Any:
+    return _client("dynamodb", settings)

@@ -1,0 +1,128 @@
+"""Settings from the environment: one frozen object handed to every piece.
+
+Every knob has an environment variable, so notebooks, the CLI, papermill runs and
+the Lambda functions are configured the same way::
+
+    >>> from chatkit.config import Settings
+    >>> s = Settings.from_env({"CHATKIT_MODE": "offline"})
+    >>> s.mode, s.model_id.startswith("global.anthropic.claude")
+    ('offline', True)
+
+``mode`` defaults to ``aws`` only when AWS credentials are visibly configured (env
+variables, a container/web-identity credential source, or ``~/.aws`` files). We do not
+probe the instance metadata service: that can hang for seconds on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["DEFAULT_MODEL_ID", "Settings"]
+
+#: A current Claude model as a *global* cross-region inference profile id: callable from
+#: Seoul and most other regions. Newer Claude models reject bare model ids
+#: ("on-demand throughput isn't supported"), so the default is a profile id.
+DEFAULT_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "당신은 친절한 한국어 AI 비서입니다. 질문에 정확하고 간결하게 한국어로 답하세요. "
+    "모르는 내용은 모른다고 말하세요."
+)
+
+_CREDENTIAL_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+Mode = Literal["offline", "aws"]
+
+
+def _aws_credentials_configured(env: Mapping[str, str]) -> bool:
+    if any(env.get(name) for name in _CREDENTIAL_ENV):
+        return True
+    home = Path(env.get("HOME", "~")).expanduser()
+    return (home / ".aws" / "credentials").exists() or (home / ".aws" / "config").exists()
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything chatkit needs to know about where it runs.
+
+    ``region`` is the app's region (DynamoDB, API Gateway, Lambda); ``bedrock_region``
+    may differ (as in the seed post: app in Seoul, model elsewhere).
+    """
+
+    mode: Mode = "offline"
+    region: str = "ap-northeast-2"
+    bedrock_region: str = "ap-northeast-2"
+    model_id: str = DEFAULT_MODEL_ID
+    table_name: str = "chatkit-history"
+    bedrock_endpoint: str | None = None
+    dynamodb_endpoint: str | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    context_tokens: int = 4000
+    max_output_tokens: int = 2048
+    max_question_chars: int = 8000
+    ttl_days: int = 30
+    read_timeout: int = 300
+    max_attempts: int = 4
+    auth_secret: str = "chatkit-offline-demo-secret"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``CHATKIT_*`` (and the standard ``AWS_REGION``) variables."""
+        env = os.environ if env is None else env
+        mode = env.get("CHATKIT_MODE") or (
+            "aws" if _aws_credentials_configured(env) else "offline"
+        )
+        if mode not in ("offline", "aws"):
+            raise ValueError(f"CHATKIT_MODE must be 'offline' or 'aws', got {mode!r}")
+        region = (
+            env.get("CHATKIT_REGION")
+            or env.get("AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION")
+            or cls.region
+        )
+        return cls(
+            mode=mode,
+            region=region,
+            bedrock_region=env.get("CHATKIT_BEDROCK_REGION") or region,
+            model_id=env.get("CHATKIT_MODEL_ID") or DEFAULT_MODEL_ID,
+            table_name=env.get("CHATKIT_TABLE") or cls.table_name,
+            bedrock_endpoint=env.get("CHATKIT_BEDROCK_ENDPOINT") or None,
+            dynamodb_endpoint=env.get("CHATKIT_DYNAMODB_ENDPOINT") or None,
+            system_prompt=env.get("CHATKIT_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+            context_tokens=_int(env, "CHATKIT_CONTEXT_TOKENS", cls.context_tokens),
+            max_output_tokens=_int(env, "CHATKIT_MAX_OUTPUT_TOKENS", cls.max_output_tokens),
+            max_question_chars=_int(env, "CHATKIT_MAX_QUESTION_CHARS", cls.max_question_chars),
+            ttl_days=_int(env, "CHATKIT_TTL_DAYS", cls.ttl_days),
+            read_timeout=_int(env, "CHATKIT_READ_TIMEOUT", cls.read_timeout),
+            max_attempts=_int(env, "CHATKIT_MAX_ATTEMPTS", cls.max_attempts),
+            auth_secret=env.get("CHATKIT_AUTH_SECRET") or cls.auth_secret,
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed: ``settings.with_(model_id="...")``."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def needs_local_endpoints(self) -> bool:
+        """Offline mode without endpoints: the embedded offline stack must be started."""
+        return self.mode == "offline" and not (self.bedrock_endpoint and self.dynamodb_endpoint)

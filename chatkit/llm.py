@@ -1,0 +1,110 @@
+"""The chat model (langchain-aws ``ChatBedrockConverse``) and Bedrock error mapping.
+
+``make_chat_model`` builds a model that really streams: langchain-aws silently turns
+streaming off for model ids it does not recognise, so we always pass
+``disable_streaming=False`` (tests check chunks arrive one by one). The boto3 client
+comes from :mod:`chatkit.aws_clients` (long read timeout, standard retries)::
+
+    model = make_chat_model(Settings.from_env())
+    async for chunk in model.astream("안녕?"):
+        print(chunk.text, end="")
+
+``classify_error`` turns any exception from the model call into a :class:`ChatError`
+with a stable code and a bilingual hint; the original goes to the logs only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .aws_clients import bedrock_client, bedrock_runtime_client
+from .config import Settings
+from .errors import ChatError, ErrorCode
+
+__all__ = ["classify_error", "make_chat_model"]
+
+log = logging.getLogger(__name__)
+
+
+def make_chat_model(settings: Settings, *, model_id: str | None = None) -> Any:
+    """A streaming ``ChatBedrockConverse`` for ``model_id`` (default: the settings')."""
+    from langchain_aws import ChatBedrockConverse
+
+    return ChatBedrockConverse(
+        model=model_id or settings.model_id,
+        client=bedrock_runtime_client(settings),
+        bedrock_client=bedrock_client(settings),
+        region_name=settings.bedrock_region,
+        max_tokens=settings.max_output_tokens,
+        temperature=0.3,
+        disable_streaming=False,
+    )
+
+
+_PROFILE_HINT = (
+    "이 모델은 추론 프로파일 ID(예: global.…, apac.…, us.…)로 호출해야 합니다. "
+    "(Call this model through an inference profile id such as global.…/apac.…/us.….)"
+)
+_ACCESS_HINT = (
+    "Bedrock 콘솔에서 이 리전의 모델 액세스를 활성화하고 IAM 권한을 확인하세요. "
+    "(Enable model access for this region in the Bedrock console and check IAM permissions.)"
+)
+_MODEL_ID_HINT = (
+    "모델 ID를 확인하세요: CHATKIT_MODEL_ID. (Check the model id: CHATKIT_MODEL_ID.)"
+)
+_CREDENTIALS_HINT = (
+    "AWS 자격 증명을 찾을 수 없습니다. 오프라인 모드는 CHATKIT_MODE=offline 입니다. "
+    "(No AWS credentials found; use CHATKIT_MODE=offline for the offline mode.)"
+)
+
+_THROTTLING = {"ThrottlingException", "throttlingException", "TooManyRequestsException",
+               "ServiceQuotaExceededException", "serviceUnavailableException",
+               "ServiceUnavailableException"}
+_TIMEOUTS = {"ModelTimeoutException", "modelTimeoutException"}
+_ACCESS = {"AccessDeniedException", "UnrecognizedClientException",
+           "ExpiredTokenException", "ResourceNotFoundException"}
+
+
+def _aws_code(exc: BaseException) -> tuple[str, str]:
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return str(error.get("Code", "")), str(error.get("Message", ""))
+
+
+def classify_error(exc: BaseException) -> ChatError:
+    """Map an exception from the model call to a :class:`ChatError`.
+
+    >>> classify_error(TimeoutError()).code.value
+    'timeout'
+    """
+    if isinstance(exc, ChatError):
+        return exc
+    from botocore import exceptions as bex
+
+    code, message = _aws_code(exc)
+    lowered = message.lower()
+    if code in _THROTTLING:
+        return ChatError(ErrorCode.THROTTLED)
+    if code in _TIMEOUTS or isinstance(exc, (bex.ReadTimeoutError, bex.ConnectTimeoutError,
+                                             TimeoutError)):
+        return ChatError(ErrorCode.TIMEOUT)
+    if code in _ACCESS:
+        return ChatError(ErrorCode.MODEL_ACCESS, _ACCESS_HINT)
+    if code == "ValidationException":
+        if "on-demand throughput" in lowered or "inference profile" in lowered:
+            return ChatError(ErrorCode.MODEL_ACCESS, _PROFILE_HINT)
+        if "model identifier" in lowered or "model id" in lowered:
+            return ChatError(ErrorCode.MODEL_ACCESS, _MODEL_ID_HINT)
+        if "too long" in lowered or "too many tokens" in lowered:
+            return ChatError(ErrorCode.TOO_LONG)
+        return ChatError(ErrorCode.BAD_REQUEST)
+    if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
+        return ChatError(ErrorCode.MODEL_ACCESS, _CREDENTIALS_HINT)
+    if code or isinstance(exc, (bex.EndpointConnectionError, bex.ConnectionError)):
+        # In-stream exceptions (modelStreamErrorException, internalServerException, …)
+        # and 5xx after retries: the model failed; the details stay in the log.
+        return ChatError(ErrorCode.MODEL_ERROR)
+    if type(exc).__name__ == "BedrockContextOverflowError":
+        return ChatError(ErrorCode.TOO_LONG)
+    return ChatError(ErrorCode.INTERNAL)

@@ -1,0 +1,127 @@
+"""The offline stack: a Bedrock emulator with a Korean demo model and a local DynamoDB,
+both on loopback, spoken to by the real boto3 / langchain-aws code paths.
+
+Use it as a plain context manager (tests, notebooks, scripts)::
+
+    from chatkit.local import offline_stack
+    with offline_stack() as stack:               # sets CHATKIT_* variables meanwhile
+        session = ChatSession()                  # talks to the local endpoints
+        print(stack.env)
+
+``ChatSession()`` in offline mode with no endpoints configured starts one shared stack
+for the process (:func:`ensure_offline_stack`), so ``ChatPanel()`` and ``chatkit chat``
+just work.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Settings
+
+__all__ = ["OfflineStack", "ensure_offline_stack", "offline_stack"]
+
+#: Default demo-model speed: about a real Claude model's (DESIGN.md), override with
+#: ``CHATKIT_DEMO_RATE`` or the ``!rate`` directive.
+DEFAULT_RATE = 50.0
+
+
+@dataclass
+class OfflineStack:
+    """Running local endpoints; ``env`` holds the variables that point clients at them."""
+
+    settings: Settings
+    emulator: Any
+    dynamodb: Any
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bedrock_url(self) -> str:
+        return self.emulator.url
+
+    @property
+    def dynamodb_url(self) -> str:
+        return self.dynamodb.url
+
+    def stop(self) -> None:
+        self.emulator.stop()
+        self.dynamodb.stop()
+
+
+def start_offline_stack(settings: Settings | None = None, *, rate: float | None = None,
+                        host: str = "127.0.0.1") -> OfflineStack:
+    """Start both emulators, create the history table; the caller must ``stop()`` it."""
+    from ..aws_clients import dynamodb_client
+    from .bedrock_emulator import BedrockEmulator
+    from .dynamodb import LocalDynamoDB, create_history_table
+
+    base = (settings or Settings.from_env()).with_(mode="offline")
+    if rate is None:
+        rate = float(os.environ.get("CHATKIT_DEMO_RATE") or DEFAULT_RATE)
+    emulator = BedrockEmulator(default_rate=rate, host=host).start()
+    dynamodb = LocalDynamoDB(host=host).start()
+    settings = base.with_(bedrock_endpoint=emulator.url, dynamodb_endpoint=dynamodb.url)
+    create_history_table(dynamodb_client(settings), settings.table_name)
+    env = {
+        "CHATKIT_MODE": "offline",
+        "CHATKIT_BEDROCK_ENDPOINT": emulator.url,
+        "CHATKIT_DYNAMODB_ENDPOINT": dynamodb.url,
+        "CHATKIT_MODEL_ID": settings.model_id,
+        "CHATKIT_TABLE": settings.table_name,
+        "CHATKIT_REGION": settings.region,
+        "CHATKIT_BEDROCK_REGION": settings.bedrock_region,
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+    }
+    return OfflineStack(settings, emulator, dynamodb, env)
+
+
+@contextmanager
+def offline_stack(settings: Settings | None = None, *, rate: float | None = None,
+                  set_env: bool = True) -> Iterator[OfflineStack]:
+    """Run the offline stack for the ``with`` block; sets (then restores) its env vars.
+
+    ``rate`` is the demo model's default tokens/second (``0`` = no delay).
+    """
+    stack = start_offline_stack(settings, rate=rate)
+    saved = {name: os.environ.get(name) for name in stack.env}
+    if set_env:
+        os.environ.update(stack.env)
+    try:
+        yield stack
+    finally:
+        if set_env:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        stack.stop()
+
+
+_shared: OfflineStack | None = None
+_shared_lock = threading.Lock()
+
+
+def ensure_offline_stack(settings: Settings) -> Settings:
+    """``settings`` pointed at the process-wide offline stack (started on first call)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = start_offline_stack(settings)
+            atexit.register(_shared.stop)
+    from .dynamodb import create_history_table
+    from ..aws_clients import dynamodb_client
+
+    ready = settings.with_(bedrock_endpoint=settings.bedrock_endpoint or _shared.bedrock_url,
+                           dynamodb_endpoint=settings.dynamodb_endpoint or _shared.dynamodb_url)
+    create_history_table(dynamodb_client(ready), ready.table_name)
+    return ready

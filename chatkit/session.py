@@ -1,0 +1,274 @@
+"""``ChatSession.astream`` — the only place a question becomes an answer.
+
+One turn: validate the question (NFC, length), claim the request id (a redelivered
+request is replayed from history, never answered twice), load the user's own recent
+turns as context under a token budget, stream the model, and store the turn with its
+final status — ``completed``, ``error``, or ``interrupted`` when the consumer went away
+(task cancelled, WebSocket gone, Stop pressed). Every face consumes its events::
+
+    session = ChatSession()                      # offline: starts the local stack
+    async for event in session.astream("minsu", "서울 여행 추천해줘"):
+        if event.type == "delta":
+            print(event.text, end="")
+
+    for event in session.stream("minsu", "그럼 지하철 요금은?"):   # scripts: sync
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from .config import Settings
+from .errors import ChatError, ErrorCode
+from .events import Delta, End, Error, Event, Latency, Start, Usage
+from .history import HistoryStore, Turn
+
+__all__ = ["ChatSession"]
+
+log = logging.getLogger(__name__)
+
+#: Turns read for context in one Query; the token budget then decides what is kept.
+CONTEXT_TURNS = 50
+MAX_USER_ID_CHARS = 128
+
+
+class ChatSession:
+    """Streams answers for any number of users; holds no per-user state itself.
+
+    ``model`` (any LangChain chat model) and ``history`` are injectable; by default they
+    come from ``settings`` (itself from the environment). In offline mode without
+    endpoints the embedded offline stack is started on first use.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        model: Any = None,
+        history: HistoryStore | None = None,
+    ) -> None:
+        settings = settings or Settings.from_env()
+        if settings.needs_local_endpoints and (model is None or history is None):
+            from .local import ensure_offline_stack
+
+            settings = ensure_offline_stack(settings)
+        self.settings = settings
+        self._model = model
+        self.history = history or HistoryStore.from_settings(settings)
+
+    @property
+    def model(self) -> Any:
+        """The chat model, built on first use (importing langchain-aws takes seconds)."""
+        if self._model is None:
+            from .llm import make_chat_model
+
+            self._model = make_chat_model(self.settings)
+        return self._model
+
+    @property
+    def model_id(self) -> str:
+        return getattr(self._model, "model_id", None) or self.settings.model_id
+
+    # -- the streaming core ------------------------------------------------------------
+
+    async def astream(
+        self, user_id: str, text: str, request_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Answer ``text`` for ``user_id``: ``Start``, ``Delta``…, then ``End`` or ``Error``.
+
+        Stopping early (``aclose``, task cancel) stores the partial answer as
+        ``interrupted``. Validation errors end the stream with an ``Error`` and store
+        nothing; every accepted request ends as exactly one stored turn.
+        """
+        request_id = request_id or uuid.uuid4().hex
+        started = time.perf_counter()
+        try:
+            user_id, question = self._validate(user_id, text, request_id)
+        except ChatError as err:
+            yield Error(request_id, err.code.value, err.message)
+            return
+        claim = await asyncio.to_thread(self.history.claim, user_id, request_id)
+        if claim.existing is not None:
+            for event in _replay(claim.existing):
+                yield event
+            return
+        if claim.in_progress:
+            busy = ChatError(ErrorCode.BUSY)
+            yield Error(request_id, busy.code.value, busy.message)
+            return
+
+        turn = Turn(user_id, request_id, question, created_at=claim.created_at,
+                    model_id=self.model_id)
+        yield Start(request_id, self.model_id, claim.created_at)
+        answer: list[str] = []
+        first_token: int | None = None
+        error: ChatError | None = None
+        try:
+            recent = await asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS)
+            async for chunk in self.model.astream(self._context(recent, question)):
+                _collect_metadata(turn, chunk)
+                piece = chunk.text
+                if piece:
+                    if first_token is None:
+                        first_token = _ms_since(started)
+                    answer.append(piece)
+                    yield Delta(request_id, piece)
+        except (asyncio.CancelledError, GeneratorExit):
+            self._finish(turn, answer, "interrupted", first_token, started)
+            await _shielded(asyncio.to_thread(self.history.save, turn))
+            log.info("turn interrupted", extra={"request_id": request_id})
+            raise
+        except Exception as exc:  # the model failed: classify, keep details in the log
+            error = _classified(exc, request_id)
+
+        self._finish(turn, answer, "error" if error else "completed", first_token, started)
+        if error:
+            turn.error_code = error.code.value
+        await _shielded(asyncio.to_thread(self.history.save, turn))
+        log.info("turn %s", turn.status, extra={"request_id": request_id,
+                                                "latency_ms": turn.latency_ms})
+        if error:
+            yield Error(request_id, error.code.value, error.message,
+                        retry_after=error.retry_after)
+        else:
+            yield _end_event(turn)
+
+    def stream(self, user_id: str, text: str, request_id: str | None = None) -> Iterator[Event]:
+        """Synchronous :meth:`astream` for scripts and the CLI.
+
+        The async stream runs on a private event loop in a worker thread, so this also
+        works where a loop is already running (Jupyter). Closing the iterator early
+        cancels the turn (stored as ``interrupted``).
+        """
+        events: queue.Queue[Any] = queue.Queue()
+        finished = object()
+        loop = asyncio.new_event_loop()
+
+        async def pump() -> None:
+            try:
+                async for event in self.astream(user_id, text, request_id):
+                    events.put(event)
+            except BaseException as exc:  # handed to the caller's thread
+                events.put(exc)
+            finally:
+                events.put(finished)
+
+        task = loop.create_task(pump())
+        worker = threading.Thread(target=loop.run_until_complete, args=(task,), daemon=True)
+        worker.start()
+        try:
+            while (item := events.get()) is not finished:
+                if isinstance(item, BaseException):
+                    if isinstance(item, asyncio.CancelledError):
+                        return
+                    raise item
+                yield item
+        finally:
+            if worker.is_alive():
+                loop.call_soon_threadsafe(task.cancel)
+            worker.join()
+            loop.close()
+
+    def reset(self, user_id: str) -> int:
+        """Forget ``user_id``'s conversation (delete their history); returns turns removed."""
+        return self.history.clear(_nfc(user_id))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _validate(self, user_id: str, text: str, request_id: str) -> tuple[str, str]:
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise ChatError(ErrorCode.UNAUTHORIZED)
+        if not isinstance(text, str) or not isinstance(request_id, str) or not request_id:
+            raise ChatError(ErrorCode.BAD_REQUEST)
+        user_id = _nfc(user_id.strip())
+        if len(user_id) > MAX_USER_ID_CHARS:
+            raise ChatError(ErrorCode.BAD_REQUEST, "사용자 ID가 너무 깁니다. (User id too long.)")
+        question = _nfc(text).strip()
+        if not question:
+            raise ChatError(ErrorCode.BAD_REQUEST, "질문이 비어 있습니다. (The question is empty.)")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise ChatError(ErrorCode.TOO_LONG,
+                            f"최대 {limit:,}자까지 보낼 수 있습니다. (At most {limit:,} characters.)")
+        return user_id, question
+
+    def _context(self, recent: list[Turn], question: str) -> list[Any]:
+        from .memory import build_context
+
+        return build_context(recent, question, system_prompt=self.settings.system_prompt,
+                             budget=self.settings.context_tokens)
+
+    @staticmethod
+    def _finish(turn: Turn, answer: list[str], status: str, first_token: int | None,
+                started: float) -> None:
+        turn.answer = "".join(answer)
+        turn.status = status
+        turn.latency_ms = {"first_token": first_token, "total": _ms_since(started)}
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+async def _shielded(awaitable: Any) -> None:
+    """Finish a save even if the caller is cancelled (again) meanwhile."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+def _classified(exc: BaseException, request_id: str) -> ChatError:
+    from .llm import classify_error
+
+    error = classify_error(exc)
+    log.warning("model call failed: %s", error.code.value,
+                extra={"request_id": request_id}, exc_info=exc)
+    return error
+
+
+def _collect_metadata(turn: Turn, chunk: Any) -> None:
+    usage = getattr(chunk, "usage_metadata", None)
+    if usage:
+        turn.usage = {"input_tokens": int(usage.get("input_tokens", 0)),
+                      "output_tokens": int(usage.get("output_tokens", 0))}
+    meta = getattr(chunk, "response_metadata", None) or {}
+    if meta.get("stopReason"):
+        turn.stop_reason = meta["stopReason"]
+
+
+def _end_event(turn: Turn, *, replayed: bool = False) -> End:
+    return End(
+        turn.request_id,
+        turn.stop_reason or ("interrupted" if turn.status == "interrupted" else "end_turn"),
+        Usage(**{k: int(v) for k, v in turn.usage.items()}),
+        Latency(turn.latency_ms.get("first_token"), int(turn.latency_ms.get("total") or 0)),
+        replayed=replayed,
+    )
+
+
+def _replay(turn: Turn) -> Iterator[Event]:
+    """Events of a turn answered before (a redelivered request id)."""
+    yield Start(turn.request_id, turn.model_id, turn.created_at)
+    if turn.answer:
+        yield Delta(turn.request_id, turn.answer)
+    if turn.status == "error":
+        err = ChatError(ErrorCode(turn.error_code or ErrorCode.MODEL_ERROR.value))
+        yield Error(turn.request_id, err.code.value, err.message)
+    else:
+        yield _end_event(turn, replayed=True)

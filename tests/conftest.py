@@ -1,0 +1,92 @@
+"""Shared fixtures. Every test runs offline: no AWS credentials in the environment and
+sockets may only connect to loopback (enforced below, proven in tests/unit/test_offline.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+
+import pytest
+
+_CREDENTIAL_VARS = [name for name in os.environ if name.startswith("AWS_")]
+for _name in _CREDENTIAL_VARS:
+    del os.environ[_name]
+for _name in [n for n in os.environ if n.startswith("CHATKIT_")]:
+    del os.environ[_name]
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ["CHATKIT_MODE"] = "offline"
+
+
+class NetworkBlocked(OSError):
+    """Raised when a test tries to reach a non-loopback address."""
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths
+        return True
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may only connect to loopback, not {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may only connect to loopback, not {address!r}")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """One offline stack for the test session; the demo model streams without delay."""
+    from chatkit.local import offline_stack
+
+    with offline_stack(rate=0) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(stack):
+    """Settings pointing at the offline stack, with a fresh history table per test."""
+    from chatkit.aws_clients import dynamodb_client
+    from chatkit.local.dynamodb import create_history_table
+
+    fresh = stack.settings.with_(table_name=f"test-{uuid.uuid4().hex[:12]}")
+    create_history_table(dynamodb_client(fresh), fresh.table_name)
+    return fresh
+
+
+@pytest.fixture
+def history(settings):
+    from chatkit.history import HistoryStore
+
+    return HistoryStore.from_settings(settings)
+
+
+@pytest.fixture
+def session(settings):
+    from chatkit.session import ChatSession
+
+    return ChatSession(settings)
