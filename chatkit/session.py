@@ -57,10 +57,8 @@ class ChatSession:
         history: HistoryStore | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
-        if settings.needs_local_endpoints and (model is None or history is None):
-            from .local import ensure_offline_stack
-
-            settings = ensure_offline_stack(settings)
+        if model is None or history is None:
+            settings = settings.ready()
         self.settings = settings
         self._model = model
         self.history = history or HistoryStore.from_settings(settings)

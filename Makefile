@@ -1,0 +1,48 @@
+# chatkit — two commands for newcomers:  `make lab`  and  `make test`.
+# Both create/refresh one virtual environment at .venv (editors and docs find it there).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+
+.PHONY: setup lab test lint format strip browsers clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install chatkit with all extras
+
+lab: setup  ## start JupyterLab on notebooks/ in offline mode (no AWS account needed)
+	@echo "JupyterLab: http://127.0.0.1:$(PORT)/lab  (the token is printed below)"
+	CHATKIT_MODE=$${CHATKIT_MODE:-offline} $(BIN)/jupyter lab --no-browser \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+browsers:  ## Debian Chromium + CJK fonts for the browser tests (playwright uses /usr/bin/chromium)
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+lint: setup  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup browsers lint  ## everything CI runs: unit, integration, browser tests and notebooks
+	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+strip: setup  ## remove outputs from notebooks before committing
+	$(BIN)/nbstripout --keep-metadata-keys metadata.tags notebooks/*.ipynb notebooks/*/*.ipynb 2>/dev/null || true
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

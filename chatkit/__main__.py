@@ -1,0 +1,7 @@
+"""``python -m chatkit`` is the ``chatkit`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

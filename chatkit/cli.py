@@ -1,0 +1,103 @@
+"""The ``chatkit`` command.
+
+    chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
+    chatkit doctor                         preflight: mode, credentials, model, table
+    chatkit emulators                      run the offline stack, print `export` lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .config import Settings
+
+__all__ = ["main"]
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from .session import ChatSession
+
+    settings = Settings.from_env()
+    if args.model:
+        settings = settings.with_(model_id=args.model)
+    session = ChatSession(settings)
+    status = 0
+    for event in session.stream(args.user, args.text, args.request_id):
+        if event.type == "delta":
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif event.type == "end":
+            latency = event.latency
+            print(f"\n\n— {session.model_id} · 첫 토큰 first token {latency.first_token} ms · "
+                  f"전체 total {latency.total} ms · tokens {event.usage.input_tokens}→"
+                  f"{event.usage.output_tokens}", file=sys.stderr)
+        elif event.type == "error":
+            print(f"\n[{event.code}] {event.message}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import format_checks, run_checks
+
+    checks = []
+    for check in run_checks(Settings.from_env().ready()):
+        print(format_checks([check]), flush=True)
+        checks.append(check)
+    failed = [c.name for c in checks if not c.ok]
+    print("\n모두 정상입니다. (All checks passed.)" if not failed else
+          f"\n실패 (failed): {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def _cmd_emulators(args: argparse.Namespace) -> int:
+    from .local import start_offline_stack
+
+    stack = start_offline_stack(rate=args.rate)
+    for name, value in stack.env.items():
+        print(f"export {name}={value}")
+    print("# offline stack running (demo model); Ctrl+C to stop", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatkit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="ask one question and stream the answer")
+    chat.add_argument("text", help="the question (Korean welcome)")
+    chat.add_argument("-u", "--user", default="cli-user", help="user id (default cli-user)")
+    chat.add_argument("-m", "--model", help="model or inference-profile id")
+    chat.add_argument("--request-id", help="idempotency key (default: random)")
+    chat.set_defaults(run=_cmd_chat)
+
+    doctor = commands.add_parser("doctor", help="check mode, credentials, model and table")
+    doctor.set_defaults(run=_cmd_doctor)
+
+    emulators = commands.add_parser("emulators", help="run the offline stack in the foreground")
+    emulators.add_argument("--rate", type=float, default=None,
+                           help="demo model tokens/second (default 50; 0 = no delay)")
+    emulators.set_defaults(run=_cmd_emulators)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

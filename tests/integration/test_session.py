@@ -1,0 +1,144 @@
+"""ChatSession end to end: real langchain-aws + boto3 against the Bedrock emulator and
+the local DynamoDB."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from chatkit.session import ChatSession
+
+
+async def _collect(session: ChatSession, user: str, text: str, request_id: str | None = None):
+    return [event async for event in session.astream(user, text, request_id)]
+
+
+def _answer(events) -> str:
+    return "".join(e.text for e in events if e.type == "delta")
+
+
+async def test_turn_streams_and_is_stored(session):
+    events = await _collect(session, "minsu", "서울 여행 추천해줘", "r1")
+    types = [e.type for e in events]
+    assert types[0] == "start" and types[-1] == "end" and types.count("delta") >= 5
+    end = events[-1]
+    assert end.usage.output_tokens > 0 and end.latency.total >= end.latency.first_token >= 0
+    stored = session.history.get("minsu", "r1")
+    assert stored.status == "completed"
+    assert stored.answer == _answer(events)
+    assert stored.question == "서울 여행 추천해줘"
+
+
+async def test_second_question_uses_the_first(session, stack):
+    await _collect(session, "minsu", "서울 여행 추천해줘")
+    events = await _collect(session, "minsu", "그럼 지하철 요금은?")
+    assert "서울" in _answer(events)
+    sent = stack.emulator.last_request.body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+
+
+async def test_two_users_never_share_memory_in_one_process(session, stack):
+    stack.emulator.clear_requests()
+    await asyncio.gather(
+        _collect(session, "alice", "내 이름은 민수야"),
+        _collect(session, "bob", "내 이름은 지우야"),
+    )
+    alice, bob = await asyncio.gather(
+        _collect(session, "alice", "내 이름이 뭐야?"),
+        _collect(session, "bob", "내 이름이 뭐야?"),
+    )
+    assert "민수" in _answer(alice) and "지우" not in _answer(alice)
+    assert "지우" in _answer(bob) and "민수" not in _answer(bob)
+    for request in stack.emulator.requests:
+        text = str(request.body["messages"])
+        assert not ("민수" in text and "지우" in text), "a request mixed two users' turns"
+
+
+async def test_redelivered_request_is_answered_once(session, stack):
+    first = await _collect(session, "u", "서울 여행", "dup-1")
+    calls = len(stack.emulator.requests)
+    again = await _collect(session, "u", "서울 여행", "dup-1")
+    assert len(stack.emulator.requests) == calls, "the model must not be called again"
+    assert _answer(again) == _answer(first)
+    assert again[-1].type == "end" and again[-1].replayed
+    assert len(session.history.page("u").items) == 1
+
+
+async def test_cancelling_the_consumer_stores_the_partial_answer(session):
+    received: list[str] = []
+
+    async def consume():
+        async for event in session.astream("u", "!rate 50 !long 600 이야기", "cut"):
+            if event.type == "delta":
+                received.append(event.text)
+
+    task = asyncio.create_task(consume())
+    while len(received) < 3:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stored = session.history.get("u", "cut")
+    assert stored.status == "interrupted"
+    assert stored.answer == "".join(received)
+    assert 0 < len(stored.answer) < 600
+
+
+async def test_closing_the_stream_early_stores_interrupted(session):
+    stream = session.astream("u", "!rate 100 !long 300 이야기", "closed")
+    async for event in stream:
+        if event.type == "delta":
+            break
+    await stream.aclose()
+    assert session.history.get("u", "closed").status == "interrupted"
+
+
+async def test_mid_stream_failure_keeps_partial_answer_as_error(session):
+    events = await _collect(session, "u", "!fail-after 3 서울 여행", "boom")
+    assert events[-1].type == "error" and events[-1].code == "model_error"
+    assert "Traceback" not in events[-1].message
+    stored = session.history.get("u", "boom")
+    assert stored.status == "error" and stored.error_code == "model_error"
+    assert stored.answer == _answer(events) != ""
+
+
+async def test_throttling_becomes_a_clear_error_and_is_stored(settings):
+    session = ChatSession(settings.with_(max_attempts=1))
+    events = await _collect(session, "u", "!throttle 안녕", "slow")
+    assert events[-1].code == "throttled"
+    assert "요청이 많아" in events[-1].message and "throttled" in events[-1].message
+    assert session.history.get("u", "slow").status == "error"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("x" * 8001, "too_long"), ("   ", "bad_request"), ("", "bad_request")])
+async def test_invalid_questions_are_rejected_and_not_stored(session, text, code):
+    events = await _collect(session, "u", text, "bad")
+    assert [e.type for e in events] == ["error"] and events[0].code == code
+    assert session.history.get("u", "bad") is None
+
+
+async def test_deltas_arrive_incrementally(session):
+    arrivals = []
+    started = time.perf_counter()
+    async for event in session.astream("u", "!rate 20 서울 여행 추천해줘"):
+        if event.type == "delta":
+            arrivals.append(time.perf_counter() - started)
+    assert len(arrivals) >= 5
+    # Paced at 20 tokens/s: the first delta must come long before the last one.
+    assert arrivals[0] < arrivals[-1] / 2
+
+
+def test_sync_stream_for_scripts(session):
+    events = list(session.stream("script", "부산 맛집 알려줘"))
+    assert events[-1].type == "end" and "부산" in _answer(events)
+
+
+def test_reset_forgets_only_that_user(session):
+    list(session.stream("a", "내 이름은 민수야"))
+    list(session.stream("b", "내 이름은 지우야"))
+    assert session.reset("a") == 1
+    assert "민수" not in _answer(list(session.stream("a", "내 이름이 뭐야?")))
+    assert "지우" in _answer(list(session.stream("b", "내 이름이 뭐야?")))
