@@ -9,9 +9,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from aiohttp import web
 from botocore.exceptions import ClientError, EventStreamError
 from langchain_aws import ChatBedrockConverse
 
+from chatkit.local._background import BackgroundServer
 from chatkit.local.bedrock_emulator import BedrockEmulator
 
 MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -258,3 +260,28 @@ def test_unknown_model_id_streams_when_forced(bedrock_client, bedrock_emulator):
     texts = [chunk.text for chunk in fallback.stream("서울 날씨 어때?")]
     assert len([t for t in texts if t]) == 1
     assert bedrock_emulator.last_request.operation == "Converse"
+
+
+def test_port_in_use_is_reported(bedrock_emulator):
+    with pytest.raises(RuntimeError) as caught:
+        BedrockEmulator(port=bedrock_emulator.port).start()
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_background_server_is_generic():
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="퐁")
+
+    async def make_app() -> web.Application:  # async factories are awaited in the loop
+        app = web.Application()
+        app.router.add_get("/ping", ping)
+        return app
+
+    with BackgroundServer(make_app) as server:
+        assert server.loop.is_running()
+        with urllib.request.urlopen(f"{server.url}/ping", timeout=10) as reply:
+            assert reply.read().decode() == "퐁"
+    assert not server.running
+    server.stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{server.url}/ping", timeout=2)
