@@ -29,7 +29,19 @@ _EXPORTS = {
     "Error": "chatkit.events",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "ChatError",
+    "ChatSession",
+    "Delta",
+    "End",
+    "Error",
+    "ErrorCode",
+    "HistoryStore",
+    "Settings",
+    "Start",
+    "Turn",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from .config import Settings

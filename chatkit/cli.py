@@ -1,8 +1,8 @@
 """The ``chatkit`` command.
 
-    chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
-    chatkit doctor                         preflight: mode, credentials, model, table
-    chatkit emulators                      run the offline stack, print `export` lines
+chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
+chatkit doctor                         preflight: mode, credentials, model, table
+chatkit emulators                      run the offline stack, print `export` lines
 """
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ def _cmd_chat(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         elif event.type == "end":
             latency = event.latency
-            print(f"\n\n— {session.model_id} · 첫 토큰 first token {latency.first_token} ms · "
-                  f"전체 total {latency.total} ms · tokens {event.usage.input_tokens}→"
-                  f"{event.usage.output_tokens}", file=sys.stderr)
+            print(
+                f"\n\n— {session.model_id} · 첫 토큰 first token {latency.first_token} ms · "
+                f"전체 total {latency.total} ms · tokens {event.usage.input_tokens}→"
+                f"{event.usage.output_tokens}",
+                file=sys.stderr,
+            )
         elif event.type == "error":
             print(f"\n[{event.code}] {event.message}", file=sys.stderr)
             status = 1
@@ -49,8 +52,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print(format_checks([check]), flush=True)
         checks.append(check)
     failed = [c.name for c in checks if not c.ok]
-    print("\n모두 정상입니다. (All checks passed.)" if not failed else
-          f"\n실패 (failed): {', '.join(failed)}")
+    print(
+        "\n모두 정상입니다. (All checks passed.)"
+        if not failed
+        else f"\n실패 (failed): {', '.join(failed)}"
+    )
     return 1 if failed else 0
 
 
@@ -73,8 +79,9 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatkit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="chatkit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     chat = commands.add_parser("chat", help="ask one question and stream the answer")
@@ -88,8 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_cmd_doctor)
 
     emulators = commands.add_parser("emulators", help="run the offline stack in the foreground")
-    emulators.add_argument("--rate", type=float, default=None,
-                           help="demo model tokens/second (default 50; 0 = no delay)")
+    emulators.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="demo model tokens/second (default 50; 0 = no delay)",
+    )
     emulators.set_defaults(run=_cmd_emulators)
     return parser
 

@@ -89,9 +89,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``CHATKIT_*`` (and the standard ``AWS_REGION``) variables."""
         env = os.environ if env is None else env
-        mode = env.get("CHATKIT_MODE") or (
-            "aws" if _aws_credentials_configured(env) else "offline"
-        )
+        mode = env.get("CHATKIT_MODE") or ("aws" if _aws_credentials_configured(env) else "offline")
         if mode not in ("offline", "aws"):
             raise ValueError(f"CHATKIT_MODE must be 'offline' or 'aws', got {mode!r}")
         region = (

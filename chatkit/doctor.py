@@ -76,19 +76,33 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     yield Check("python", True, f"Python {platform.python_version()}")
     why = "AWS credentials found" if settings.mode == "aws" else "local emulators"
     yield Check("mode", True, f"{settings.mode} ({why})")
-    yield Check("regions", True,
-                f"app {settings.region}, Bedrock {settings.bedrock_region}")
+    yield Check("regions", True, f"app {settings.region}, Bedrock {settings.bedrock_region}")
     if settings.mode == "aws":
-        yield _check("credentials", lambda: _credentials(settings), lambda e: (
-            "AWS 자격 증명을 확인하세요 (aws configure, SageMaker 실행 역할). "
-            "(Check AWS credentials: aws configure or the SageMaker execution role.)"))
-        yield _check("inference profile", lambda: _profiles(settings), lambda e: (
-            "CHATKIT_MODEL_ID를 이 리전의 추론 프로파일 ID로 바꾸세요 (예: global.…, apac.…). "
-            "(Set CHATKIT_MODEL_ID to an inference profile id listed in this region.)"))
+        yield _check(
+            "credentials",
+            lambda: _credentials(settings),
+            lambda e: (
+                "AWS 자격 증명을 확인하세요 (aws configure, SageMaker 실행 역할). "
+                "(Check AWS credentials: aws configure or the SageMaker execution role.)"
+            ),
+        )
+        yield _check(
+            "inference profile",
+            lambda: _profiles(settings),
+            lambda e: (
+                "CHATKIT_MODEL_ID를 이 리전의 추론 프로파일 ID로 바꾸세요 (예: global.…, apac.…). "
+                "(Set CHATKIT_MODEL_ID to an inference profile id listed in this region.)"
+            ),
+        )
     yield _check("model", lambda: _model(settings), _model_hint)
-    yield _check("history table", lambda: _table(settings), lambda e: (
-        "테이블이 없습니다: `chatkit deploy`로 스택을 배포하거나 CHATKIT_TABLE을 확인하세요. "
-        "(Table not found: deploy the stack with `chatkit deploy` or check CHATKIT_TABLE.)"))
+    yield _check(
+        "history table",
+        lambda: _table(settings),
+        lambda e: (
+            "테이블이 없습니다: `chatkit deploy`로 스택을 배포하거나 CHATKIT_TABLE을 확인하세요. "
+            "(Table not found: deploy the stack with `chatkit deploy` or check CHATKIT_TABLE.)"
+        ),
+    )
 
 
 def format_checks(checks: list[Check]) -> str:
@@ -100,4 +114,3 @@ def format_checks(checks: list[Check]) -> str:
         if check.hint:
             lines.append(f"  → {check.hint}")
     return "\n".join(lines)
-

@@ -9,7 +9,7 @@ Every face (notebook, widget, CLI, Lambda handler) consumes these and nothing el
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 __all__ = ["Delta", "End", "Error", "Event", "Latency", "Start", "Usage"]
 
@@ -40,8 +40,12 @@ class Start:
     type: ClassVar[str] = "start"
 
     def to_dict(self) -> dict:
-        return {"type": "start", "request_id": self.request_id, "model_id": self.model_id,
-                "created_at": self.created_at}
+        return {
+            "type": "start",
+            "request_id": self.request_id,
+            "model_id": self.model_id,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,14 @@ class End:
     type: ClassVar[str] = "end"
 
     def to_dict(self) -> dict:
-        return {"type": "end", "request_id": self.request_id, "stop_reason": self.stop_reason,
-                "usage": asdict(self.usage),
-                "latency_ms": {"first_token": self.latency.first_token,
-                               "total": self.latency.total},
-                **({"replayed": True} if self.replayed else {})}
+        return {
+            "type": "end",
+            "request_id": self.request_id,
+            "stop_reason": self.stop_reason,
+            "usage": asdict(self.usage),
+            "latency_ms": {"first_token": self.latency.first_token, "total": self.latency.total},
+            **({"replayed": True} if self.replayed else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,15 @@ class Error:
     type: ClassVar[str] = "error"
 
     def to_dict(self) -> dict:
-        out = {"type": "error", "request_id": self.request_id, "code": self.code,
-               "message": self.message}
+        out = {
+            "type": "error",
+            "request_id": self.request_id,
+            "code": self.code,
+            "message": self.message,
+        }
         if self.retry_after is not None:
             out["retry_after"] = self.retry_after
         return out
 
 
-Event = Union[Start, Delta, End, Error]
+Event = Start | Delta | End | Error

@@ -188,9 +188,14 @@ class HistoryStore:
         """Claim ``request_id`` for ``user_id`` with a conditional put (exactly once)."""
         now = self._clock()
         created_at = utc_timestamp(now)
-        marker = {_PK: user_id, _SK: MARKER + request_id, "created_at": created_at,
-                  "claimed_at": Decimal(str(round(now, 3))), "state": "pending",
-                  _TTL: self._expiry(now)}
+        marker = {
+            _PK: user_id,
+            _SK: MARKER + request_id,
+            "created_at": created_at,
+            "claimed_at": Decimal(str(round(now, 3))),
+            "state": "pending",
+            _TTL: self._expiry(now),
+        }
         if self._put_if_absent(marker):
             return Claim(created_at)
         found = self._get(user_id, MARKER + request_id) or {}
@@ -206,7 +211,10 @@ class HistoryStore:
     def save(self, turn: Turn) -> None:
         """Store a finished turn (any status). Saving the same turn again is harmless."""
         turn.question, turn.answer, turn.user_id = (
-            nfc(turn.question), nfc(turn.answer), nfc(turn.user_id))
+            nfc(turn.question),
+            nfc(turn.answer),
+            nfc(turn.user_id),
+        )
         now = self._clock()
         if not turn.created_at:
             turn.created_at = utc_timestamp(now)
@@ -214,21 +222,38 @@ class HistoryStore:
         data = asdict(turn)
         if len(parts) > 1:
             for index, text in enumerate(parts):
-                self.client.put_item(TableName=self.table_name, Item=_to_item({
-                    _PK: turn.user_id, _SK: self._part_key(turn, index), "text": text,
-                    _TTL: self._expiry(now)}))
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=_to_item(
+                        {
+                            _PK: turn.user_id,
+                            _SK: self._part_key(turn, index),
+                            "text": text,
+                            _TTL: self._expiry(now),
+                        }
+                    ),
+                )
             data["answer"], data["parts"] = "", len(parts)
         data.update({_SK: turn.sort_key, _TTL: self._expiry(now)})
         self.client.put_item(TableName=self.table_name, Item=_to_item(data))
-        self.client.put_item(TableName=self.table_name, Item=_to_item({
-            _PK: turn.user_id, _SK: MARKER + turn.request_id, "created_at": turn.created_at,
-            "state": "done", _TTL: self._expiry(now)}))
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item(
+                {
+                    _PK: turn.user_id,
+                    _SK: MARKER + turn.request_id,
+                    "created_at": turn.created_at,
+                    "state": "done",
+                    _TTL: self._expiry(now),
+                }
+            ),
+        )
 
     def clear(self, user_id: str) -> int:
         """Delete every item of ``user_id`` (turns, markers, parts); returns turns removed."""
         keys = [{_PK: user_id, _SK: item[_SK]} for item in self._query(user_id, None, {})]
         for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": _to_item(k)}} for k in keys[start:start + 25]]
+            requests = [{"DeleteRequest": {"Key": _to_item(k)}} for k in keys[start : start + 25]]
             pending = {self.table_name: requests}
             while pending:
                 response = self.client.batch_write_item(RequestItems=pending)
@@ -271,17 +296,21 @@ class HistoryStore:
     def _put_if_absent(self, data: dict[str, Any]) -> bool:
         try:
             self.client.put_item(
-                TableName=self.table_name, Item=_to_item(data),
+                TableName=self.table_name,
+                Item=_to_item(data),
                 ConditionExpression="attribute_not_exists(#sk)",
-                ExpressionAttributeNames={"#sk": _SK})
+                ExpressionAttributeNames={"#sk": _SK},
+            )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
     def _get(self, user_id: str, sort_key: str) -> dict[str, Any] | None:
         response = self.client.get_item(
-            TableName=self.table_name, Key=_to_item({_PK: user_id, _SK: sort_key}),
-            ConsistentRead=True)
+            TableName=self.table_name,
+            Key=_to_item({_PK: user_id, _SK: sort_key}),
+            ConsistentRead=True,
+        )
         item = response.get("Item")
         if not item:
             return None
@@ -297,8 +326,14 @@ class HistoryStore:
         return expiry is not None and expiry <= self._clock()
 
     def _query(
-        self, user_id: str, prefix: str | None, extra: dict[str, Any], *,
-        start_sk: str | None = None, want: int | None = None, newest_first: bool = True,
+        self,
+        user_id: str,
+        prefix: str | None,
+        extra: dict[str, Any],
+        *,
+        start_sk: str | None = None,
+        want: int | None = None,
+        newest_first: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Items whose sort key starts with ``prefix`` (None: all of the user's items),
         TTL-expired ones filtered out (DynamoDB deletes them late, moto never does)."""
@@ -336,8 +371,12 @@ class HistoryStore:
         parts = data.get("parts")
         if parts:
             prefix = f"{PART}{data['created_at']}#{data['request_id']}#"
-            texts = [p["text"] for p in self._query(
-                data[_PK], prefix, {"ConsistentRead": True}, newest_first=False)]
+            texts = [
+                p["text"]
+                for p in self._query(
+                    data[_PK], prefix, {"ConsistentRead": True}, newest_first=False
+                )
+            ]
             if len(texts) != parts:
                 raise RuntimeError(f"answer of {data['request_id']} has missing parts")
             data["answer"] = "".join(texts)
@@ -359,6 +398,7 @@ class HistoryStore:
         except (ValueError, UnicodeDecodeError):
             raise InvalidCursor("malformed cursor") from None
         if not sort_key.startswith(TURN) or not hmac.compare_digest(
-                mac, self._mac(user_id, sort_key)):
+            mac, self._mac(user_id, sort_key)
+        ):
             raise InvalidCursor("cursor is not valid for this user")
         return sort_key

@@ -50,20 +50,27 @@ _ACCESS_HINT = (
     "Bedrock 콘솔에서 이 리전의 모델 액세스를 활성화하고 IAM 권한을 확인하세요. "
     "(Enable model access for this region in the Bedrock console and check IAM permissions.)"
 )
-_MODEL_ID_HINT = (
-    "모델 ID를 확인하세요: CHATKIT_MODEL_ID. (Check the model id: CHATKIT_MODEL_ID.)"
-)
+_MODEL_ID_HINT = "모델 ID를 확인하세요: CHATKIT_MODEL_ID. (Check the model id: CHATKIT_MODEL_ID.)"
 _CREDENTIALS_HINT = (
     "AWS 자격 증명을 찾을 수 없습니다. 오프라인 모드는 CHATKIT_MODE=offline 입니다. "
     "(No AWS credentials found; use CHATKIT_MODE=offline for the offline mode.)"
 )
 
-_THROTTLING = {"ThrottlingException", "throttlingException", "TooManyRequestsException",
-               "ServiceQuotaExceededException", "serviceUnavailableException",
-               "ServiceUnavailableException"}
+_THROTTLING = {
+    "ThrottlingException",
+    "throttlingException",
+    "TooManyRequestsException",
+    "ServiceQuotaExceededException",
+    "serviceUnavailableException",
+    "ServiceUnavailableException",
+}
 _TIMEOUTS = {"ModelTimeoutException", "modelTimeoutException"}
-_ACCESS = {"AccessDeniedException", "UnrecognizedClientException",
-           "ExpiredTokenException", "ResourceNotFoundException"}
+_ACCESS = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "ResourceNotFoundException",
+}
 
 
 def _aws_code(exc: BaseException) -> tuple[str, str]:
@@ -86,8 +93,9 @@ def classify_error(exc: BaseException) -> ChatError:
     lowered = message.lower()
     if code in _THROTTLING:
         return ChatError(ErrorCode.THROTTLED)
-    if code in _TIMEOUTS or isinstance(exc, (bex.ReadTimeoutError, bex.ConnectTimeoutError,
-                                             TimeoutError)):
+    if code in _TIMEOUTS or isinstance(
+        exc, (bex.ReadTimeoutError, bex.ConnectTimeoutError, TimeoutError)
+    ):
         return ChatError(ErrorCode.TIMEOUT)
     if code in _ACCESS:
         return ChatError(ErrorCode.MODEL_ACCESS, _ACCESS_HINT)

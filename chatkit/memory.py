@@ -65,13 +65,17 @@ def build_context(
             history += [HumanMessage(turn.question), AIMessage(turn.answer)]
     system, ask = SystemMessage(system_prompt), HumanMessage(question)
     room = budget - count_message_tokens([system, ask])
-    kept = trim_messages(
-        history,
-        max_tokens=max(room, 0),
-        token_counter=count_message_tokens,
-        strategy="last",
-        start_on="human",
-        end_on="ai",
-        allow_partial=False,
-    ) if room > 0 else []
+    kept = (
+        trim_messages(
+            history,
+            max_tokens=max(room, 0),
+            token_counter=count_message_tokens,
+            strategy="last",
+            start_on="human",
+            end_on="ai",
+            allow_partial=False,
+        )
+        if room > 0
+        else []
+    )
     return [system, *kept, ask]

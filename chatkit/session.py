@@ -94,7 +94,11 @@ class ChatSession:
         except ChatError as err:
             yield Error(request_id, err.code.value, err.message)
             return
-        claim = await asyncio.to_thread(self.history.claim, user_id, request_id)
+        # Claim the request and read the context in parallel: one round trip, not two.
+        claim, recent = await asyncio.gather(
+            asyncio.to_thread(self.history.claim, user_id, request_id),
+            asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS),
+        )
         if claim.existing is not None:
             for event in _replay(claim.existing):
                 yield event
@@ -104,14 +108,14 @@ class ChatSession:
             yield Error(request_id, busy.code.value, busy.message)
             return
 
-        turn = Turn(user_id, request_id, question, created_at=claim.created_at,
-                    model_id=self.model_id)
+        turn = Turn(
+            user_id, request_id, question, created_at=claim.created_at, model_id=self.model_id
+        )
         yield Start(request_id, self.model_id, claim.created_at)
         answer: list[str] = []
         first_token: int | None = None
         error: ChatError | None = None
         try:
-            recent = await asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS)
             async for chunk in self.model.astream(self._context(recent, question)):
                 _collect_metadata(turn, chunk)
                 piece = chunk.text
@@ -132,11 +136,11 @@ class ChatSession:
         if error:
             turn.error_code = error.code.value
         await _shielded(asyncio.to_thread(self.history.save, turn))
-        log.info("turn %s", turn.status, extra={"request_id": request_id,
-                                                "latency_ms": turn.latency_ms})
+        log.info(
+            "turn %s", turn.status, extra={"request_id": request_id, "latency_ms": turn.latency_ms}
+        )
         if error:
-            yield Error(request_id, error.code.value, error.message,
-                        retry_after=error.retry_after)
+            yield Error(request_id, error.code.value, error.message, retry_after=error.retry_after)
         else:
             yield _end_event(turn)
 
@@ -195,19 +199,26 @@ class ChatSession:
             raise ChatError(ErrorCode.BAD_REQUEST, "질문이 비어 있습니다. (The question is empty.)")
         limit = self.settings.max_question_chars
         if len(question) > limit:
-            raise ChatError(ErrorCode.TOO_LONG,
-                            f"최대 {limit:,}자까지 보낼 수 있습니다. (At most {limit:,} characters.)")
+            raise ChatError(
+                ErrorCode.TOO_LONG,
+                f"최대 {limit:,}자까지 보낼 수 있습니다. (At most {limit:,} characters.)",
+            )
         return user_id, question
 
     def _context(self, recent: list[Turn], question: str) -> list[Any]:
         from .memory import build_context
 
-        return build_context(recent, question, system_prompt=self.settings.system_prompt,
-                             budget=self.settings.context_tokens)
+        return build_context(
+            recent,
+            question,
+            system_prompt=self.settings.system_prompt,
+            budget=self.settings.context_tokens,
+        )
 
     @staticmethod
-    def _finish(turn: Turn, answer: list[str], status: str, first_token: int | None,
-                started: float) -> None:
+    def _finish(
+        turn: Turn, answer: list[str], status: str, first_token: int | None, started: float
+    ) -> None:
         turn.answer = "".join(answer)
         turn.status = status
         turn.latency_ms = {"first_token": first_token, "total": _ms_since(started)}
@@ -235,16 +246,19 @@ def _classified(exc: BaseException, request_id: str) -> ChatError:
     from .llm import classify_error
 
     error = classify_error(exc)
-    log.warning("model call failed: %s", error.code.value,
-                extra={"request_id": request_id}, exc_info=exc)
+    log.warning(
+        "model call failed: %s", error.code.value, extra={"request_id": request_id}, exc_info=exc
+    )
     return error
 
 
 def _collect_metadata(turn: Turn, chunk: Any) -> None:
     usage = getattr(chunk, "usage_metadata", None)
     if usage:
-        turn.usage = {"input_tokens": int(usage.get("input_tokens", 0)),
-                      "output_tokens": int(usage.get("output_tokens", 0))}
+        turn.usage = {
+            "input_tokens": int(usage.get("input_tokens", 0)),
+            "output_tokens": int(usage.get("output_tokens", 0)),
+        }
     meta = getattr(chunk, "response_metadata", None) or {}
     if meta.get("stopReason"):
         turn.stop_reason = meta["stopReason"]

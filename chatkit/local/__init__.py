@@ -54,8 +54,9 @@ class OfflineStack:
         self.dynamodb.stop()
 
 
-def start_offline_stack(settings: Settings | None = None, *, rate: float | None = None,
-                        host: str = "127.0.0.1") -> OfflineStack:
+def start_offline_stack(
+    settings: Settings | None = None, *, rate: float | None = None, host: str = "127.0.0.1"
+) -> OfflineStack:
     """Start both emulators, create the history table; the caller must ``stop()`` it."""
     from ..aws_clients import dynamodb_client
     from .bedrock_emulator import BedrockEmulator
@@ -85,8 +86,9 @@ def start_offline_stack(settings: Settings | None = None, *, rate: float | None 
 
 
 @contextmanager
-def offline_stack(settings: Settings | None = None, *, rate: float | None = None,
-                  set_env: bool = True) -> Iterator[OfflineStack]:
+def offline_stack(
+    settings: Settings | None = None, *, rate: float | None = None, set_env: bool = True
+) -> Iterator[OfflineStack]:
     """Run the offline stack for the ``with`` block; sets (then restores) its env vars.
 
     ``rate`` is the demo model's default tokens/second (``0`` = no delay).
@@ -118,10 +120,12 @@ def ensure_offline_stack(settings: Settings) -> Settings:
         if _shared is None:
             _shared = start_offline_stack(settings)
             atexit.register(_shared.stop)
-    from .dynamodb import create_history_table
     from ..aws_clients import dynamodb_client
+    from .dynamodb import create_history_table
 
-    ready = settings.with_(bedrock_endpoint=settings.bedrock_endpoint or _shared.bedrock_url,
-                           dynamodb_endpoint=settings.dynamodb_endpoint or _shared.dynamodb_url)
+    ready = settings.with_(
+        bedrock_endpoint=settings.bedrock_endpoint or _shared.bedrock_url,
+        dynamodb_endpoint=settings.dynamodb_endpoint or _shared.dynamodb_url,
+    )
     create_history_table(dynamodb_client(ready), ready.table_name)
     return ready

@@ -1,7 +1,7 @@
 """Local DynamoDB: moto's server on a loopback port, spoken to with the real boto3 client.
 
-    >>> with LocalDynamoDB() as db:          # doctest: +SKIP
-    ...     create_history_table(client, "chatkit-history")
+>>> with LocalDynamoDB() as db:          # doctest: +SKIP
+...     create_history_table(client, "chatkit-history")
 """
 
 from __future__ import annotations

@@ -80,8 +80,9 @@ def test_thousand_turns_page_back_in_order_without_gaps(store):
 
 
 def test_megabyte_korean_answer_round_trips_byte_for_byte(store):
-    answer = "".join(itertools.islice(itertools.cycle("가나다라마바사아자차카타파하 한글"),
-                                      350_000))  # ~1 MB in UTF-8
+    answer = "".join(
+        itertools.islice(itertools.cycle("가나다라마바사아자차카타파하 한글"), 350_000)
+    )  # ~1 MB in UTF-8
     assert len(answer.encode()) > 1_000_000
     _answered(store, "u", "big", "길게", answer)
     turn = store.get("u", "big")

@@ -112,8 +112,9 @@ async def test_throttling_becomes_a_clear_error_and_is_stored(settings):
     assert session.history.get("u", "slow").status == "error"
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("x" * 8001, "too_long"), ("   ", "bad_request"), ("", "bad_request")])
+@pytest.mark.parametrize(
+    ("text", "code"), [("x" * 8001, "too_long"), ("   ", "bad_request"), ("", "bad_request")]
+)
 async def test_invalid_questions_are_rejected_and_not_stored(session, text, code):
     events = await _collect(session, "u", text, "bad")
     assert [e.type for e in events] == ["error"] and events[0].code == code

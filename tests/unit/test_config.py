@@ -13,8 +13,9 @@ def test_defaults_are_offline_without_credentials(tmp_path):
     assert settings.needs_local_endpoints
 
 
-@pytest.mark.parametrize("var", ["AWS_ACCESS_KEY_ID", "AWS_PROFILE",
-                                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"])
+@pytest.mark.parametrize(
+    "var", ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+)
 def test_visible_credentials_select_aws_mode(tmp_path, var):
     assert Settings.from_env({"HOME": str(tmp_path), var: "x"}).mode == "aws"
 
@@ -27,16 +28,29 @@ def test_aws_config_files_select_aws_mode(tmp_path):
 
 def test_everything_is_overridable(tmp_path):
     env = {
-        "HOME": str(tmp_path), "CHATKIT_MODE": "aws", "AWS_REGION": "ap-northeast-2",
-        "CHATKIT_BEDROCK_REGION": "us-east-1", "CHATKIT_MODEL_ID": "us.anthropic.x",
-        "CHATKIT_TABLE": "t", "CHATKIT_BEDROCK_ENDPOINT": "http://127.0.0.1:1",
-        "CHATKIT_DYNAMODB_ENDPOINT": "http://127.0.0.1:2", "CHATKIT_CONTEXT_TOKENS": "123",
+        "HOME": str(tmp_path),
+        "CHATKIT_MODE": "aws",
+        "AWS_REGION": "ap-northeast-2",
+        "CHATKIT_BEDROCK_REGION": "us-east-1",
+        "CHATKIT_MODEL_ID": "us.anthropic.x",
+        "CHATKIT_TABLE": "t",
+        "CHATKIT_BEDROCK_ENDPOINT": "http://127.0.0.1:1",
+        "CHATKIT_DYNAMODB_ENDPOINT": "http://127.0.0.1:2",
+        "CHATKIT_CONTEXT_TOKENS": "123",
     }
     s = Settings.from_env(env)
     assert (s.mode, s.region, s.bedrock_region, s.model_id, s.table_name) == (
-        "aws", "ap-northeast-2", "us-east-1", "us.anthropic.x", "t")
+        "aws",
+        "ap-northeast-2",
+        "us-east-1",
+        "us.anthropic.x",
+        "t",
+    )
     assert (s.bedrock_endpoint, s.dynamodb_endpoint, s.context_tokens) == (
-        "http://127.0.0.1:1", "http://127.0.0.1:2", 123)
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:2",
+        123,
+    )
     assert not s.needs_local_endpoints
 
 
@@ -45,10 +59,13 @@ def test_bedrock_region_defaults_to_app_region(tmp_path):
     assert s.bedrock_region == "eu-west-1"
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"CHATKIT_MODE": "cloud"}, "CHATKIT_MODE"),
-    ({"CHATKIT_CONTEXT_TOKENS": "many"}, "CHATKIT_CONTEXT_TOKENS"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CHATKIT_MODE": "cloud"}, "CHATKIT_MODE"),
+        ({"CHATKIT_CONTEXT_TOKENS": "many"}, "CHATKIT_CONTEXT_TOKENS"),
+    ],
+)
 def test_bad_values_name_the_variable(tmp_path, env, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({"HOME": str(tmp_path), **env})

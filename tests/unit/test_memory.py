@@ -6,8 +6,10 @@ from chatkit.memory import build_context, count_message_tokens, estimate_tokens
 
 def _turns(n: int, size: int = 50) -> list[Turn]:
     """n turns, newest first, each question/answer about ``size`` Hangul characters."""
-    return [Turn("u", f"r{i}", f"질문{i} " + "가" * size, f"답변{i} " + "나" * size)
-            for i in reversed(range(n))]
+    return [
+        Turn("u", f"r{i}", f"질문{i} " + "가" * size, f"답변{i} " + "나" * size)
+        for i in reversed(range(n))
+    ]
 
 
 def test_estimate_tokens_counts_hangul_conservatively():
@@ -32,7 +34,7 @@ def test_budget_drops_oldest_whole_turns_and_never_splits_one():
     assert [m.type for m in middle] == ["human", "ai"] * (len(middle) // 2)
     kept = [int(m.content.split()[0][2:]) for m in middle if m.type == "human"]
     assert kept == list(range(20 - len(kept), 20)), "the newest turns are the ones kept"
-    for question, answer in zip(middle[::2], middle[1::2]):
+    for question, answer in zip(middle[::2], middle[1::2], strict=True):
         assert question.content.split()[0][2:] == answer.content.split()[0][2:]
 
 
@@ -42,7 +44,9 @@ def test_question_and_system_survive_a_tiny_budget():
 
 
 def test_failed_turns_are_left_out_interrupted_kept():
-    turns = [Turn("u", "r2", "q2", "partial", status="interrupted"),
-             Turn("u", "r1", "q1", "", status="error", error_code="throttled")]
+    turns = [
+        Turn("u", "r2", "q2", "partial", status="interrupted"),
+        Turn("u", "r1", "q1", "", status="error", error_code="throttled"),
+    ]
     messages = build_context(turns, "q3", system_prompt="s", budget=1000)
     assert [m.content for m in messages] == ["s", "q2", "partial", "q3"]

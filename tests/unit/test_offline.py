@@ -11,8 +11,10 @@ import pytest
 
 
 def test_no_aws_credentials_in_the_environment():
-    assert not any(os.environ.get(n) for n in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"))
+    assert not any(
+        os.environ.get(n)
+        for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+    )
     assert os.environ["CHATKIT_MODE"] == "offline"
 
 
@@ -38,6 +40,5 @@ def test_import_chatkit_loads_no_notebook_or_heavy_libraries():
         "'langchain_aws', 'aiohttp')]\n"
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported at import time: {out.stdout}"

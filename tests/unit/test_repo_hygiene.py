@@ -1,0 +1,41 @@
+"""Repository rules that CI enforces: clean notebooks, a valid CloudFormation template."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in nb.get("metadata", {}), "widget state must not be committed"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, (
+                f"{path.name}: run `make strip` before committing"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_parameters_and_check_cells(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
+    assert any(c["cell_type"] == "code" and "assert" in "".join(c["source"]) for c in cells)
+
+
+def test_cloudformation_template_passes_cfn_lint():
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
+    assert cfn_lint, "cfn-lint is a dev dependency"
+    result = subprocess.run(
+        [cfn_lint, str(ROOT / "infra" / "template.yaml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
