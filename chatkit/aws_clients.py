@@ -25,7 +25,7 @@ def _config(settings: Settings, read_timeout: int) -> Any:
     return Config(
         connect_timeout=10,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         user_agent_extra=USER_AGENT,
         tcp_keepalive=True,
     )

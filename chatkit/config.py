@@ -82,6 +82,7 @@ class Settings:
     max_question_chars: int = 8000
     ttl_days: int = 30
     read_timeout: int = 300
+    #: Total attempts per model call (the first try included), botocore "standard" retries.
     max_attempts: int = 4
     auth_secret: str = "chatkit-offline-demo-secret"
 

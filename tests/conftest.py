@@ -63,7 +63,7 @@ def stack():
     """One offline stack for the test session; the demo model streams without delay."""
     from chatkit.local import offline_stack
 
-    with offline_stack(rate=0) as running:
+    with offline_stack(rate=0, set_env=False) as running:
         yield running
 
 
