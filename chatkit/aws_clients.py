@@ -14,7 +14,7 @@ from typing import Any
 
 from .config import Settings
 
-__all__ = ["bedrock_client", "bedrock_runtime_client", "dynamodb_client"]
+__all__ = ["bedrock_client", "bedrock_runtime_client", "dynamodb_client", "management_client"]
 
 USER_AGENT = "chatkit/0.1"
 
@@ -60,3 +60,25 @@ def bedrock_client(settings: Settings) -> Any:
 
 def dynamodb_client(settings: Settings) -> Any:
     return _client("dynamodb", settings)
+
+
+@lru_cache(maxsize=16)
+def management_client(settings: Settings, endpoint: str) -> Any:
+    """``apigatewaymanagementapi`` for one API's ``@connections`` endpoint (short timeouts:
+    a post that hangs would stall the stream)."""
+    import boto3
+    from botocore.config import Config
+
+    dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi",
+        region_name=settings.region,
+        endpoint_url=endpoint,
+        config=Config(
+            connect_timeout=3,
+            read_timeout=10,
+            user_agent_extra=USER_AGENT,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        ),
+        **(dummy if settings.mode == "offline" else {}),
+    )

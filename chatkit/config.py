@@ -74,8 +74,12 @@ class Settings:
     bedrock_region: str = "ap-northeast-2"
     model_id: str = DEFAULT_MODEL_ID
     table_name: str = "chatkit-history"
+    state_table_name: str = "chatkit-state"
     bedrock_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
+    #: The API Gateway management (``@connections``) endpoint; by default derived from
+    #: each WebSocket event (``https://{domainName}/{stage}``). The local gateway sets it.
+    connections_endpoint: str | None = None
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     context_tokens: int = 4000
     max_output_tokens: int = 2048
@@ -105,8 +109,10 @@ class Settings:
             bedrock_region=env.get("CHATKIT_BEDROCK_REGION") or region,
             model_id=env.get("CHATKIT_MODEL_ID") or DEFAULT_MODEL_ID,
             table_name=env.get("CHATKIT_TABLE") or cls.table_name,
+            state_table_name=env.get("CHATKIT_STATE_TABLE") or cls.state_table_name,
             bedrock_endpoint=env.get("CHATKIT_BEDROCK_ENDPOINT") or None,
             dynamodb_endpoint=env.get("CHATKIT_DYNAMODB_ENDPOINT") or None,
+            connections_endpoint=env.get("CHATKIT_CONNECTIONS_ENDPOINT") or None,
             system_prompt=env.get("CHATKIT_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
             context_tokens=_int(env, "CHATKIT_CONTEXT_TOKENS", cls.context_tokens),
             max_output_tokens=_int(env, "CHATKIT_MAX_OUTPUT_TOKENS", cls.max_output_tokens),

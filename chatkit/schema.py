@@ -9,26 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HISTORY_TABLE", "TableSchema"]
+__all__ = ["HISTORY_TABLE", "STATE_TABLE", "TableSchema"]
 
 
 @dataclass(frozen=True)
 class TableSchema:
     partition_key: str
-    sort_key: str
+    sort_key: str | None
     ttl_attribute: str
 
     def create_table_kwargs(self, table_name: str) -> dict:
         """Arguments for ``dynamodb.create_table`` (on-demand, string keys)."""
+        keys = [(self.partition_key, "HASH")]
+        if self.sort_key:
+            keys.append((self.sort_key, "RANGE"))
         return {
             "TableName": table_name,
-            "KeySchema": [
-                {"AttributeName": self.partition_key, "KeyType": "HASH"},
-                {"AttributeName": self.sort_key, "KeyType": "RANGE"},
-            ],
+            "KeySchema": [{"AttributeName": name, "KeyType": kind} for name, kind in keys],
             "AttributeDefinitions": [
-                {"AttributeName": self.partition_key, "AttributeType": "S"},
-                {"AttributeName": self.sort_key, "AttributeType": "S"},
+                {"AttributeName": name, "AttributeType": "S"} for name, _ in keys
             ],
             "BillingMode": "PAY_PER_REQUEST",
         }
@@ -37,3 +36,7 @@ class TableSchema:
 #: Partition key = the user; sort key = ``T#<UTC time with ms>#<request id>`` for turns
 #: (plus ``R#<request id>`` markers and ``P#…`` answer parts, see ``chatkit.history``).
 HISTORY_TABLE = TableSchema(partition_key="user_id", sort_key="sk", ttl_attribute="expires_at")
+
+#: Short-lived backend state: which user a WebSocket connection belongs to
+#: (``conn#<connection id>``) and stop requests (``stop#<user>#<request id>``).
+STATE_TABLE = TableSchema(partition_key="pk", sort_key=None, ttl_attribute="expires_at")

@@ -69,12 +69,13 @@ def stack():
 
 @pytest.fixture
 def settings(stack):
-    """Settings pointing at the offline stack, with a fresh history table per test."""
+    """Settings pointing at the offline stack, with fresh tables per test."""
     from chatkit.aws_clients import dynamodb_client
-    from chatkit.local.dynamodb import create_history_table
+    from chatkit.local.dynamodb import create_tables
 
-    fresh = stack.settings.with_(table_name=f"test-{uuid.uuid4().hex[:12]}")
-    create_history_table(dynamodb_client(fresh), fresh.table_name)
+    suffix = uuid.uuid4().hex[:12]
+    fresh = stack.settings.with_(table_name=f"test-{suffix}", state_table_name=f"state-{suffix}")
+    create_tables(dynamodb_client(fresh), fresh)
     return fresh
 
 

@@ -60,7 +60,7 @@ def start_offline_stack(
     """Start both emulators, create the history table; the caller must ``stop()`` it."""
     from ..aws_clients import dynamodb_client
     from .bedrock_emulator import BedrockEmulator
-    from .dynamodb import LocalDynamoDB, create_history_table
+    from .dynamodb import LocalDynamoDB, create_tables
 
     base = (settings or Settings.from_env()).with_(mode="offline")
     if rate is None:
@@ -68,13 +68,14 @@ def start_offline_stack(
     emulator = BedrockEmulator(default_rate=rate, host=host).start()
     dynamodb = LocalDynamoDB(host=host).start()
     settings = base.with_(bedrock_endpoint=emulator.url, dynamodb_endpoint=dynamodb.url)
-    create_history_table(dynamodb_client(settings), settings.table_name)
+    create_tables(dynamodb_client(settings), settings)
     env = {
         "CHATKIT_MODE": "offline",
         "CHATKIT_BEDROCK_ENDPOINT": emulator.url,
         "CHATKIT_DYNAMODB_ENDPOINT": dynamodb.url,
         "CHATKIT_MODEL_ID": settings.model_id,
         "CHATKIT_TABLE": settings.table_name,
+        "CHATKIT_STATE_TABLE": settings.state_table_name,
         "CHATKIT_REGION": settings.region,
         "CHATKIT_BEDROCK_REGION": settings.bedrock_region,
         "AWS_ACCESS_KEY_ID": "offline",
@@ -121,11 +122,11 @@ def ensure_offline_stack(settings: Settings) -> Settings:
             _shared = start_offline_stack(settings)
             atexit.register(_shared.stop)
     from ..aws_clients import dynamodb_client
-    from .dynamodb import create_history_table
+    from .dynamodb import create_tables
 
     ready = settings.with_(
         bedrock_endpoint=settings.bedrock_endpoint or _shared.bedrock_url,
         dynamodb_endpoint=settings.dynamodb_endpoint or _shared.dynamodb_url,
     )
-    create_history_table(dynamodb_client(ready), ready.table_name)
+    create_tables(dynamodb_client(ready), ready)
     return ready

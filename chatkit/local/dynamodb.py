@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..schema import HISTORY_TABLE
+from ..schema import HISTORY_TABLE, STATE_TABLE, TableSchema
 
-__all__ = ["LocalDynamoDB", "create_history_table"]
+__all__ = ["LocalDynamoDB", "create_history_table", "create_state_table", "create_tables"]
 
 
 class LocalDynamoDB:
@@ -46,16 +46,31 @@ class LocalDynamoDB:
         self.stop()
 
 
-def create_history_table(client: Any, table_name: str) -> bool:
-    """Create the history table from :data:`chatkit.schema.HISTORY_TABLE` with TTL on;
-    returns False if it already existed."""
+def create_table(client: Any, schema: TableSchema, table_name: str) -> bool:
+    """Create a table from its schema constant with TTL on; False if it already existed."""
     try:
-        client.create_table(**HISTORY_TABLE.create_table_kwargs(table_name))
+        client.create_table(**schema.create_table_kwargs(table_name))
     except client.exceptions.ResourceInUseException:
         return False
     client.get_waiter("table_exists").wait(TableName=table_name)
     client.update_time_to_live(
         TableName=table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": HISTORY_TABLE.ttl_attribute},
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.ttl_attribute},
     )
     return True
+
+
+def create_history_table(client: Any, table_name: str) -> bool:
+    """The history table (:data:`chatkit.schema.HISTORY_TABLE`)."""
+    return create_table(client, HISTORY_TABLE, table_name)
+
+
+def create_state_table(client: Any, table_name: str) -> bool:
+    """The backend state table (:data:`chatkit.schema.STATE_TABLE`)."""
+    return create_table(client, STATE_TABLE, table_name)
+
+
+def create_tables(client: Any, settings: Any) -> None:
+    """Both tables named in ``settings`` (idempotent)."""
+    create_history_table(client, settings.table_name)
+    create_state_table(client, settings.state_table_name)

@@ -1,0 +1,248 @@
+"""The backend behind the Lambda handlers: one object per warm container, holding the
+session, the state store, the authenticator and the management-API clients.
+
+Each method takes a typed API Gateway event and returns a Lambda proxy response; the
+handlers in :mod:`chatkit.aws.handlers` are one line each::
+
+    backend = Backend.from_env()
+    backend.connect(WebSocketEvent(event))      # {"statusCode": 200} or 401
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from ..auth import Authenticator, DemoTokens
+from ..config import Settings
+from ..errors import ChatError, ErrorCode
+from ..history import InvalidCursor
+from ..protocol import (
+    ChatMessage,
+    FrameWriter,
+    PingMessage,
+    ProtocolError,
+    StopMessage,
+    parse_client_message,
+)
+from .apigw import HttpEvent, WebSocketEvent, bearer_token, json_response
+from .relay import ConnectionGone, RelayResult, relay
+from .state import StateStore
+
+__all__ = ["Backend"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_DEFAULT_LIMIT = 20
+HISTORY_MAX_LIMIT = 100
+_OK = {"statusCode": 200}
+
+
+class Backend:
+    """Lambda-side logic; dependencies injectable for tests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: Any = None,
+        state: StateStore | None = None,
+        auth: Authenticator | None = None,
+        management: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._session = session
+        self._state = state
+        self.auth = auth or DemoTokens(settings.auth_secret)
+        self._management = management
+
+    @classmethod
+    def from_env(cls) -> Backend:
+        return cls(Settings.from_env().ready())
+
+    # Built on first use so that $connect / history / login never import the model code.
+    @cached_property
+    def session(self) -> Any:
+        if self._session is None:
+            from ..session import ChatSession
+
+            self._session = ChatSession(self.settings)
+        return self._session
+
+    @cached_property
+    def state(self) -> StateStore:
+        if self._state is None:
+            from ..aws_clients import dynamodb_client
+
+            self._state = StateStore(self.settings.state_table_name, dynamodb_client(self.settings))
+        return self._state
+
+    @cached_property
+    def history(self) -> Any:
+        if self._session is not None:
+            return self._session.history
+        from ..history import HistoryStore
+
+        return HistoryStore.from_settings(self.settings)
+
+    # -- WebSocket routes -------------------------------------------------------------
+
+    def connect(self, event: WebSocketEvent) -> dict[str, Any]:
+        """Authenticate during the handshake; a non-2xx answer refuses the connection."""
+        token = event.query.get("token") or bearer_token(event.headers)
+        try:
+            identity = self.auth.verify(token)
+        except ChatError:
+            log.info("connect refused", extra={"connection_id": event.connection_id})
+            return {"statusCode": 401}
+        self.state.bind(event.connection_id, identity.user_id)
+        return _OK
+
+    def disconnect(self, event: WebSocketEvent) -> dict[str, Any]:
+        self.state.unbind(event.connection_id)
+        return _OK
+
+    def message(self, event: WebSocketEvent) -> dict[str, Any]:
+        """``chat`` / ``stop`` / ``ping``; every problem becomes an ``error`` frame."""
+        post = self._poster(event)
+        try:
+            user_id = self.state.user_of(event.connection_id)
+            if user_id is None:
+                raise ProtocolError(ErrorCode.UNAUTHORIZED)
+            message = parse_client_message(
+                event.body, max_text_chars=self.settings.max_question_chars
+            )
+            if isinstance(message, PingMessage):
+                post(json.dumps({"type": "pong"}))
+            elif isinstance(message, StopMessage):
+                self.state.request_stop(user_id, message.request_id)
+            elif isinstance(message, ChatMessage):
+                self._chat(user_id, message, post)
+        except ProtocolError as err:
+            _post_quietly(post, _error_frame(err.request_id, err))
+        except ConnectionGone:
+            pass
+        except Exception:
+            log.exception("message failed", extra={"connection_id": event.connection_id})
+            _post_quietly(post, _error_frame(None, ChatError(ErrorCode.INTERNAL)))
+        return _OK
+
+    def _chat(self, user_id: str, message: ChatMessage, post: Callable[[str], Any]) -> None:
+        rid = message.request_id
+        result: RelayResult = asyncio.run(
+            relay(
+                self.session.astream(user_id, message.text, rid),
+                post,
+                request_id=rid,
+                stop_requested=lambda: self.state.stop_requested(user_id, rid),
+            )
+        )
+        log.info(
+            "chat relayed",
+            extra={
+                "request_id": rid,
+                "outcome": result.outcome,
+                "frames": result.frames,
+                "bytes": result.bytes,
+            },
+        )
+
+    def _poster(self, event: WebSocketEvent) -> Callable[[str], None]:
+        endpoint = self.settings.connections_endpoint or event.management_endpoint
+        client = (self._management or _management_client(self.settings))(endpoint)
+        gone = client.exceptions.GoneException
+        connection_id = event.connection_id
+
+        def post(frame: str) -> None:
+            try:
+                client.post_to_connection(ConnectionId=connection_id, Data=frame.encode())
+            except gone:
+                raise ConnectionGone(connection_id) from None
+
+        return post
+
+    # -- HTTP routes ------------------------------------------------------------------
+
+    def history_page(self, event: HttpEvent) -> dict[str, Any]:
+        """``GET /history?limit=N&cursor=C`` — the caller's own turns, newest first."""
+        try:
+            identity = self.auth.verify(event.bearer_token)
+        except ChatError as err:
+            return _http_error(401, err)
+        try:
+            limit = int(event.query.get("limit") or HISTORY_DEFAULT_LIMIT)
+            if not 1 <= limit <= HISTORY_MAX_LIMIT:
+                raise ValueError(limit)
+            page = self.history.page(
+                identity.user_id, limit=limit, cursor=event.query.get("cursor") or None
+            )
+        except InvalidCursor:
+            return _http_error(
+                400,
+                ChatError(ErrorCode.BAD_REQUEST, "cursor가 올바르지 않습니다. (Invalid cursor.)"),
+            )
+        except ValueError:
+            return _http_error(
+                400,
+                ChatError(
+                    ErrorCode.BAD_REQUEST,
+                    f"limit은 1–{HISTORY_MAX_LIMIT} 입니다. (limit must be 1–{HISTORY_MAX_LIMIT}.)",
+                ),
+            )
+        return json_response(
+            200, {"items": [t.to_public() for t in page.items], "cursor": page.cursor}
+        )
+
+    def login(self, event: HttpEvent) -> dict[str, Any]:
+        """``POST /login {"user_id": …}`` → a signed demo token (offline/workshop sign-in)."""
+        if not isinstance(self.auth, DemoTokens):
+            return _http_error(
+                404,
+                ChatError(
+                    ErrorCode.BAD_REQUEST, "데모 로그인이 꺼져 있습니다. (Demo login is off.)"
+                ),
+            )
+        try:
+            body = json.loads(event.body or "{}")
+            token, identity = self.auth.issue(
+                body.get("user_id") if isinstance(body, dict) else None
+            )
+        except ValueError:
+            return _http_error(400, ChatError(ErrorCode.BAD_REQUEST))
+        except ChatError as err:
+            return _http_error(400, err)
+        return json_response(
+            200,
+            {
+                "token": token,
+                "user_id": identity.user_id,
+                "expires_at": int(identity.expires_at),
+                "auth": "demo",
+            },
+        )
+
+
+def _error_frame(request_id: str | None, err: ChatError) -> str:
+    return FrameWriter(request_id).frame(
+        {"type": "error", "code": err.code.value, "message": err.message}
+    )
+
+
+def _post_quietly(post: Callable[[str], Any], frame: str) -> None:
+    with contextlib.suppress(ConnectionGone):
+        post(frame)
+
+
+def _http_error(status: int, err: ChatError) -> dict[str, Any]:
+    return json_response(status, {"code": err.code.value, "message": err.message})
+
+
+def _management_client(settings: Settings) -> Callable[[str], Any]:
+    from ..aws_clients import management_client
+
+    return lambda endpoint: management_client(settings, endpoint)

@@ -1,0 +1,207 @@
+"""The WebSocket wire protocol, sans I/O: parse client messages, turn session events into
+frames (``seq``, ≤ 32 KB, ``ensure_ascii=False``) and coalesce deltas.
+
+Nothing here touches a socket or a clock of its own, so the Lambda relay, the local
+gateway and the tests share it::
+
+    >>> parse_client_message('{"type":"chat","request_id":"r1","text":"안녕"}')
+    ChatMessage(request_id='r1', text='안녕')
+    >>> frames = FrameWriter("r1")
+    >>> frames.frame({"type": "delta", "text": "안녕"})
+    '{"type": "delta", "text": "안녕", "request_id": "r1", "seq": 0}'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ChatError, ErrorCode
+
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "ChatMessage",
+    "DeltaCoalescer",
+    "FrameWriter",
+    "PingMessage",
+    "ProtocolError",
+    "StopMessage",
+    "parse_client_message",
+]
+
+#: API Gateway's WebSocket frame limit.
+MAX_FRAME_BYTES = 32 * 1024
+#: Longest question accepted (characters after NFC); DESIGN.md's limit.
+MAX_TEXT_CHARS = 8000
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ProtocolError(ChatError):
+    """A client message we cannot act on; ``request_id`` is None if it was unreadable."""
+
+    def __init__(
+        self, code: ErrorCode, hint: str | None = None, *, request_id: str | None = None
+    ) -> None:
+        super().__init__(code, hint)
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    request_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StopMessage:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class PingMessage:
+    pass
+
+
+ClientMessage = ChatMessage | StopMessage | PingMessage
+
+
+def parse_client_message(
+    raw: str | bytes | None, *, max_text_chars: int = MAX_TEXT_CHARS
+) -> ClientMessage:
+    """Parse one client frame; unknown fields are ignored (a ``user_id`` in the body changes
+    nothing — identity comes from the connection). Raises :class:`ProtocolError`."""
+    try:
+        data = json.loads(raw or "")
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "JSON이 아닙니다. (Not JSON.)") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "JSON 객체여야 합니다. (Expected an object.)")
+    kind = data.get("type")
+    if kind == "ping":
+        return PingMessage()
+    request_id = data.get("request_id")
+    valid_id = isinstance(request_id, str) and _REQUEST_ID.match(request_id)
+    rid = request_id if valid_id else None
+    if kind not in ("chat", "stop"):
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, "알 수 없는 type 입니다. (Unknown message type.)", request_id=rid
+        )
+    if not valid_id:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST,
+            "request_id가 필요합니다 (영숫자 1–128자). "
+            "(request_id is required: 1–128 letters, digits, ._:-)",
+        )
+    if kind == "stop":
+        return StopMessage(request_id)
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, "text가 비어 있습니다. (text is empty.)", request_id=rid
+        )
+    text = unicodedata.normalize("NFC", text)
+    if len(text) > max_text_chars:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG,
+            f"최대 {max_text_chars:,}자까지 보낼 수 있습니다. "
+            f"(At most {max_text_chars:,} characters.)",
+            request_id=rid,
+        )
+    return ChatMessage(request_id, text)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _escaped_bytes(ch: str) -> int:
+    """UTF-8 bytes of ``ch`` inside a JSON string (quotes, backslashes, controls escaped)."""
+    if " " <= ch <= "~":
+        return 2 if ch in '"\\' else 1
+    return len(_dumps({"": ch}).encode()) - 8  # minus the bytes of '{"": ""}'
+
+
+class FrameWriter:
+    """Frames of one request: adds ``request_id`` and an increasing ``seq``; splits a delta
+    whose frame would exceed ``max_bytes`` into several delta frames."""
+
+    def __init__(self, request_id: str | None, max_bytes: int = MAX_FRAME_BYTES) -> None:
+        self.request_id = request_id
+        self.max_bytes = max_bytes
+        self.seq = 0
+
+    def frame(self, data: dict[str, Any]) -> str:
+        """One frame (must fit; use :meth:`frames` for deltas of any size)."""
+        out = _dumps({**data, "request_id": self.request_id, "seq": self.seq})
+        self.seq += 1
+        return out
+
+    def frames(self, data: dict[str, Any]) -> list[str]:
+        """``data`` as frames ≤ ``max_bytes``; a long delta text becomes several deltas."""
+        if data.get("type") != "delta":
+            return [self.frame(data)]
+        empty = {**data, "text": "", "request_id": self.request_id, "seq": 10**12}
+        budget = self.max_bytes - len(_dumps(empty).encode())
+        return [
+            self.frame({**data, "text": piece}) for piece in _split_json_text(data["text"], budget)
+        ]
+
+
+def _split_json_text(text: str, budget: int) -> list[str]:
+    pieces, start, used = [], 0, 0
+    for index, ch in enumerate(text):
+        size = _escaped_bytes(ch)
+        if used + size > budget:
+            pieces.append(text[start:index])
+            start, used = index, 0
+        used += size
+    pieces.append(text[start:])
+    return pieces
+
+
+class DeltaCoalescer:
+    """Batches delta text: the first piece goes out at once, later ones when ``interval``
+    seconds have passed since the last flush or ``max_bytes`` are waiting.
+
+    >>> c = DeltaCoalescer(interval=0.05, max_bytes=1024)
+    >>> c.push("안", now=0.0), c.push("녕", now=0.01), c.due(now=0.01)
+    ('안', None, 0.04)
+    >>> c.push("하", now=0.06)
+    '녕하'
+    """
+
+    def __init__(self, interval: float = 0.05, max_bytes: int = 1024) -> None:
+        self.interval = interval
+        self.max_bytes = max_bytes
+        self._buffer: list[str] = []
+        self._bytes = 0
+        self._last_flush: float | None = None
+
+    def push(self, text: str, now: float) -> str | None:
+        """Add ``text``; returns what should be sent now, if anything."""
+        self._buffer.append(text)
+        self._bytes += len(text.encode())
+        if (
+            self._last_flush is None
+            or now - self._last_flush >= self.interval
+            or self._bytes >= self.max_bytes
+        ):
+            return self.flush(now)
+        return None
+
+    def due(self, now: float) -> float | None:
+        """Seconds until the waiting text must be flushed; None when nothing waits."""
+        if not self._buffer or self._last_flush is None:
+            return None
+        return max(0.0, self._last_flush + self.interval - now)
+
+    def flush(self, now: float) -> str | None:
+        """Everything waiting (None if nothing)."""
+        self._last_flush = now
+        if not self._buffer:
+            return None
+        text, self._buffer, self._bytes = "".join(self._buffer), [], 0
+        return text
