@@ -200,8 +200,8 @@ class DeltaCoalescer:
 
     def flush(self, now: float) -> str | None:
         """Everything waiting (None if nothing)."""
-        self._last_flush = now
         if not self._buffer:
             return None
+        self._last_flush = now
         text, self._buffer, self._bytes = "".join(self._buffer), [], 0
         return text

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from chatkit.auth import DemoTokens, validate_user_id
+from chatkit.errors import ChatError
+
+
+class Clock:
+    now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_issue_and_verify_round_trip_korean_user():
+    tokens = DemoTokens("secret")
+    token, identity = tokens.issue("민수")
+    assert tokens.verify(token).user_id == "민수" == identity.user_id
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature
+        lambda t: t.replace("demo1.", "demo2."),  # version
+        lambda t: "",
+        lambda t: None,
+        lambda t: "a.b",
+    ],
+)
+def test_tampered_tokens_are_unauthorized(mangle):
+    tokens = DemoTokens("secret")
+    token, _ = tokens.issue("alice")
+    with pytest.raises(ChatError) as info:
+        tokens.verify(mangle(token))
+    assert info.value.code.value == "unauthorized"
+
+
+def test_a_token_for_alice_cannot_be_edited_into_bob():
+    tokens = DemoTokens("secret")
+    alice, _ = tokens.issue("alice")
+    bob, _ = tokens.issue("bob")
+    forged = ".".join([alice.split(".")[0], bob.split(".")[1], alice.split(".")[2]])
+    with pytest.raises(ChatError):
+        tokens.verify(forged)
+
+
+def test_other_secret_rejects():
+    token, _ = DemoTokens("one").issue("alice")
+    with pytest.raises(ChatError):
+        DemoTokens("two").verify(token)
+
+
+def test_expired_token_is_refused_with_a_hint():
+    clock = Clock()
+    tokens = DemoTokens("secret", ttl=60, clock=clock)
+    token, _ = tokens.issue("alice")
+    clock.now += 61
+    with pytest.raises(ChatError, match="만료"):
+        tokens.verify(token)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "#admin", "a" * 65, "tab\there", None, 42])
+def test_user_ids_are_validated(bad):
+    with pytest.raises(ChatError):
+        validate_user_id(bad)
+
+
+def test_user_id_is_nfc():
+    assert validate_user_id("\u1100\u1161") == "가"

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from chatkit.protocol import (
+    MAX_FRAME_BYTES,
+    ChatMessage,
+    DeltaCoalescer,
+    FrameWriter,
+    PingMessage,
+    ProtocolError,
+    StopMessage,
+    parse_client_message,
+)
+
+
+def test_parses_the_three_message_types():
+    assert parse_client_message('{"type":"ping"}') == PingMessage()
+    assert parse_client_message('{"type":"stop","request_id":"r1"}') == StopMessage("r1")
+    chat = parse_client_message('{"type":"chat","request_id":"r-1","text":"안녕"}')
+    assert chat == ChatMessage("r-1", "안녕")
+
+
+def test_identity_fields_in_the_body_are_ignored():
+    raw = {"type": "chat", "request_id": "r1", "text": "hi", "user_id": "someone-else"}
+    assert parse_client_message(json.dumps(raw)) == ChatMessage("r1", "hi")
+
+
+def test_text_is_nfc_normalised_before_the_length_check():
+    decomposed = unicodedata.normalize("NFD", "가" * 8000)  # 16,000 code points as NFD
+    msg = parse_client_message(json.dumps({"type": "chat", "request_id": "r", "text": decomposed}))
+    assert msg.text == "가" * 8000
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "request_id"),
+    [
+        ("not json", "bad_request", None),
+        (None, "bad_request", None),
+        ("[1, 2]", "bad_request", None),
+        ('{"type":"dance","request_id":"r9"}', "bad_request", "r9"),
+        ('{"type":"chat","text":"hi"}', "bad_request", None),
+        ('{"type":"chat","request_id":"bad id with spaces","text":"hi"}', "bad_request", None),
+        ('{"type":"chat","request_id":"r2"}', "bad_request", "r2"),
+        ('{"type":"chat","request_id":"r3","text":"   "}', "bad_request", "r3"),
+        (json.dumps({"type": "chat", "request_id": "r4", "text": "가" * 8001}), "too_long", "r4"),
+    ],
+)
+def test_bad_messages_raise_stable_codes(raw, code, request_id):
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(raw)
+    assert info.value.code.value == code
+    assert info.value.request_id == request_id
+    assert "(" in info.value.message  # Korean with English alongside
+
+
+def test_frames_carry_request_id_and_increasing_seq_and_keep_korean():
+    writer = FrameWriter("r1")
+    frames = [
+        json.loads(f)
+        for f in (
+            writer.frame({"type": "start"}),
+            *writer.frames({"type": "delta", "text": "한글"}),
+        )
+    ]
+    assert [f["seq"] for f in frames] == [0, 1]
+    assert "한글" in writer.frames({"type": "delta", "text": "한글"})[0]  # not \\uXXXX
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "가" * 40_000,  # 120 KB of Hangul
+        '"\\' * 30_000,  # characters that double when escaped
+        "\x01\x02" * 20_000,  # control characters: six bytes each
+        "🙂a한" * 20_000,
+    ],
+)
+def test_big_deltas_split_into_valid_frames_under_32kb(text):
+    frames = FrameWriter("r1").frames({"type": "delta", "text": text})
+    assert len(frames) > 1
+    assert all(len(f.encode()) <= MAX_FRAME_BYTES for f in frames)
+    decoded = [json.loads(f) for f in frames]
+    assert "".join(d["text"] for d in decoded) == text
+    assert [d["seq"] for d in decoded] == list(range(len(frames)))
+
+
+def test_coalescer_first_piece_at_once_then_by_time_or_size():
+    c = DeltaCoalescer(interval=0.05, max_bytes=10)
+    assert c.push("a", 0.0) == "a"
+    assert c.push("b", 0.01) is None and c.push("c", 0.02) is None
+    assert c.due(0.02) == pytest.approx(0.03)
+    assert c.push("d", 0.05) == "bcd"
+    assert c.push("가나다라", 0.06) == "가나다라"  # 12 bytes ≥ 10: size flush
+    assert c.due(0.07) is None and c.flush(0.07) is None
