@@ -11,16 +11,6 @@ import uuid
 
 import pytest
 
-_CREDENTIAL_VARS = [name for name in os.environ if name.startswith("AWS_")]
-for _name in _CREDENTIAL_VARS:
-    del os.environ[_name]
-for _name in [n for n in os.environ if n.startswith("CHATKIT_")]:
-    del os.environ[_name]
-os.environ["AWS_CONFIG_FILE"] = os.devnull
-os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-os.environ["CHATKIT_MODE"] = "offline"
-
 
 class NetworkBlocked(OSError):
     """Raised when a test tries to reach a non-loopback address."""
@@ -54,8 +44,24 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     return _real_connect_ex(self, address)
 
 
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+def pytest_configure(config: pytest.Config) -> None:
+    """Offline by default: drop AWS credentials and CHATKIT settings from the environment
+    (kernels started by nbval inherit it) and allow sockets to loopback only. With
+    ``--run-aws`` the real environment is kept for the opt-in AWS tests."""
+    if config.getoption("--run-aws"):
+        return
+    for name in [n for n in os.environ if n.startswith(("AWS_", "CHATKIT_"))]:
+        del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "CHATKIT_MODE": "offline",
+        }
+    )
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +97,21 @@ def session(settings):
     from chatkit.session import ChatSession
 
     return ChatSession(settings)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-aws",
+        action="store_true",
+        default=False,
+        help="run tests marked `aws` against a real AWS account (costs money)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-aws"):
+        return
+    skip = pytest.mark.skip(reason="needs a real AWS account: pytest -m aws --run-aws")
+    for item in items:
+        if "aws" in item.keywords:
+            item.add_marker(skip)

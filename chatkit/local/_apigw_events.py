@@ -119,9 +119,7 @@ def connect_event(
 ) -> dict[str, Any]:
     """The ``$connect`` event: handshake headers and query string (v1 style: single values
     are the last ones; ``multiValue…`` keep them all; no query string → no query keys)."""
-    context = _ws_context(
-        "$connect", "CONNECT", client, stage, api, connection_id, connected_at
-    )
+    context = _ws_context("$connect", "CONNECT", client, stage, api, connection_id, connected_at)
     pairs = [*headers, *_forwarded(client, context["requestTimeEpoch"])]
     event: dict[str, Any] = {"headers": dict(pairs), "multiValueHeaders": _multi(pairs)}
     query = parse_qsl(query_string, keep_blank_values=True)
@@ -137,9 +135,7 @@ def message_event(
     client: Client, stage: str, api: str, connection_id: str, connected_at: int, body: str
 ) -> dict[str, Any]:
     """A ``$default`` MESSAGE event; ``body`` is the client's text frame, unchanged."""
-    context = _ws_context(
-        "$default", "MESSAGE", client, stage, api, connection_id, connected_at
-    )
+    context = _ws_context("$default", "MESSAGE", client, stage, api, connection_id, connected_at)
     context["messageId"] = aws_id()
     return {"requestContext": context, "body": body, "isBase64Encoded": False}
 

@@ -89,13 +89,13 @@ class MessageView(anywidget.AnyWidget):
         self.send({"type": "delta", "text": text})
 
     def finish(self, status: str, footer: str = "") -> None:
-        """End the message: one state update with HTML, raw text, status and footer."""
+        """End an answer: one state update with HTML, raw text, status and footer."""
         text = "".join(self._received)
         with self.hold_sync():
             self.text = text
-            self.html = render_markdown(text) if self.role == "assistant" else render_plain(text)
+            self.html = render_markdown(text)
             self.footer = footer
-            self.actions = self.role == "assistant" and bool(self.question)
+            self.actions = True
             self.status = status
 
     @property

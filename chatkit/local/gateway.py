@@ -1,0 +1,648 @@
+"""Local API Gateway: the WebSocket API, its ``@connections`` management API, the HTTP API
+routes and the web client, on one loopback port, calling the *same* Lambda handlers with
+API-Gateway-shaped events.
+
+What it emulates (see ``docs`` of API Gateway and DESIGN.md):
+
+- ``GET /ws?token=…``: ``$connect`` runs before the handshake is accepted; a non-2xx
+  ``statusCode`` refuses it with that HTTP status.
+- Text frames: ``{"type": "ping"}`` is answered ``{"type": "pong"}`` without a function (the
+  MOCK route); everything else goes to ``$default``, each frame in its own invocation (a
+  ``stop`` runs while a ``chat`` is still streaming). After ``integration_timeout`` the
+  client gets ``{"message": "Endpoint request timed out", …}`` and the function keeps
+  running. Frames over 32 KB close the connection with 1009, binary frames with 1003.
+- ``$disconnect`` after every close (client, idle, max duration, ``DELETE``, shutdown).
+- ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}/``): unknown or closed ids
+  answer 410 with ``x-amzn-ErrorType: GoneException``, which boto3 raises as
+  ``client.exceptions.GoneException``.
+- HTTP API routes (``"GET /history"``, ``"POST /login"``) with payload format 2.0.
+- ``/`` and files under ``web_root``; ``/config.js`` tells the web client where to connect.
+
+Example::
+
+    def default(event, context):
+        client = boto3.client("apigatewaymanagementapi",
+                              endpoint_url=os.environ["CHATKIT_CONNECTIONS_ENDPOINT"], ...)
+        client.post_to_connection(ConnectionId=event["requestContext"]["connectionId"],
+                                  Data=event["body"].encode())
+        return {"statusCode": 200}
+
+    with Gateway({"$default": default}, port=0) as gateway:
+        print(gateway.ws_url)  # ws://127.0.0.1:54321/ws
+
+Run it: ``chatkit serve`` (see :func:`serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import functools
+import json
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from chatkit.local._apigw_events import (
+    Client,
+    api_id,
+    aws_id,
+    connect_event,
+    disconnect_event,
+    http_event,
+    message_event,
+    now_ms,
+)
+from chatkit.local._background import BackgroundServer
+from chatkit.local._invoker import (
+    DEFAULT_ROUTES,
+    Handler,
+    InProcessInvoker,
+    Invoker,
+    LambdaContext,
+    aws_handlers,
+)
+
+__all__ = [
+    "DEFAULT_ROUTES",
+    "FRAME_LIMIT",
+    "MESSAGE_LIMIT",
+    "Gateway",
+    "InProcessInvoker",
+    "Invoker",
+    "LambdaContext",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+FRAME_LIMIT = 32 * 1024
+"""Largest client frame API Gateway accepts (bytes)."""
+MESSAGE_LIMIT = 128 * 1024
+"""Largest message API Gateway accepts, and largest ``post_to_connection`` payload."""
+DEFAULT_WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+
+_SHUTDOWN_GRACE = 5.0
+_HTTP_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
+_STAGE = re.compile(r"[A-Za-z0-9_-]+")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
+_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+_REASONS = {
+    1000: "Connection Closed Normally",
+    1001: "Going away",
+    1003: "Binary frames are not supported",
+    1006: "Connection Closed Abnormally",
+    1007: "Invalid frame payload data",
+    1009: "Message too big",
+}
+
+
+class _TimedOut(Exception):
+    """The function did not answer within the integration timeout."""
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One open WebSocket and what API Gateway knows about it."""
+
+    id: str
+    ws: web.WebSocketResponse
+    client: Client
+    connected_at: int
+    """Epoch milliseconds."""
+    opened: float
+    """Loop time, for the maximum connection duration."""
+    idle_since: float
+    last_active_at: int
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the socket is gone and ``$disconnect`` has been scheduled."""
+    disconnect: tuple[int, str] | None = None
+    """``(status code, reason)`` for the ``$disconnect`` event; the first cause wins."""
+
+    def touch(self) -> None:
+        self.idle_since = asyncio.get_running_loop().time()
+        self.last_active_at = now_ms()
+
+    def ended(self, code: int, reason: str = "") -> None:
+        if self.disconnect is None:
+            self.disconnect = (code, reason or _REASONS.get(code, ""))
+
+    async def send(self, data: bytes | str) -> bool:
+        """Send one frame (text if ``data`` is UTF-8); False if the socket is closed."""
+        if isinstance(data, bytes):
+            with contextlib.suppress(UnicodeDecodeError):
+                data = data.decode("utf-8")
+        async with self.lock:
+            if self.ws.closed:
+                return False
+            try:
+                if isinstance(data, str):
+                    await self.ws.send_str(data)
+                else:
+                    await self.ws.send_bytes(data)
+            except (ConnectionError, RuntimeError):
+                return False
+        self.touch()
+        return True
+
+    def info(self) -> dict[str, Any]:
+        """The ``GetConnection`` answer."""
+        return {
+            "ConnectedAt": _iso(self.connected_at),
+            "Identity": {"SourceIp": self.client.source_ip, "UserAgent": self.client.user_agent},
+            "LastActiveAt": _iso(self.last_active_at),
+        }
+
+
+class Gateway:
+    """API Gateway (WebSocket + HTTP API + management API) on one local port.
+
+    ``handlers`` maps route keys (``"$connect"``, ``"$disconnect"``, ``"$default"``,
+    ``"GET /history"``, ``"POST /login"``) to Lambda functions run in-process; ``None``
+    uses :mod:`chatkit.aws.handlers`, imported on the first request. Pass ``invoker``
+    instead to run them elsewhere (e.g. the packaged zip in another Python). While running,
+    ``CHATKIT_CONNECTIONS_ENDPOINT`` tells the functions where the management API is.
+
+    Example::
+
+        with Gateway({"$default": handler}, port=0, integration_timeout=0.5) as gateway:
+            ...  # websockets.connect(gateway.ws_url + "?token=…")
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        invoker: Invoker | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        stage: str = "local",
+        integration_timeout: float = 29.0,
+        idle_timeout: float = 600.0,
+        max_connection_seconds: float = 7200.0,
+        web_root: Path | None = DEFAULT_WEB_ROOT,
+        static_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if handlers is not None and invoker is not None:
+            raise ValueError("pass handlers or an invoker, not both")
+        if not _STAGE.fullmatch(stage):
+            raise ValueError(f"invalid stage name {stage!r}")
+        self.invoker: Invoker = invoker or InProcessInvoker(
+            aws_handlers() if handlers is None else handlers
+        )
+        self.stage = stage
+        self.integration_timeout = integration_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connection_seconds = max_connection_seconds
+        self.web_root = web_root
+        self._static_config = dict(static_config or {})
+        self._api_id = api_id()
+        self._connections: dict[str, _Connection] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server = BackgroundServer(
+            self.make_app,
+            host=host,
+            port=port,
+            name="chatkit-gateway",
+            runner_kwargs={"client_max_size": _HTTP_BODY_LIMIT},
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Gateway:
+        """Bind the port, start serving and return ``self``."""
+        self._server.start()
+        self.invoker.start({"CHATKIT_CONNECTIONS_ENDPOINT": self.url})
+        return self
+
+    def stop(self) -> None:
+        """Close every connection (``$disconnect`` runs), stop serving (idempotent)."""
+        self._server.stop()
+        self.invoker.close()
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        """The bound port (valid after ``start()``)."""
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:8765``: HTTP routes, web client, management API endpoint."""
+        return self._server.url
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:8765/ws`` (add ``?token=…``)."""
+        return "ws" + self.url[len("http") :] + "/ws"
+
+    def __repr__(self) -> str:
+        where = self.url if self._server.running else "not started"
+        return f"<Gateway {where}>"
+
+    # -- application -----------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """Build the aiohttp application (called in the server thread)."""
+        app = web.Application(client_max_size=_HTTP_BODY_LIMIT)
+        router = app.router
+        router.add_get("/ws", self._websocket)
+        router.add_get("/config.js", self._config_js)
+        for prefix in ("", f"/{self.stage}"):
+            router.add_route("*", prefix + "/@connections/{connection_id}", self._management)
+        for route_key in self.invoker.route_keys:
+            if not route_key.startswith("$"):
+                method, path = route_key.split(" ", 1)
+                router.add_route(method, path, functools.partial(self._http, route_key))
+        router.add_route("*", "/{tail:.*}", self._static)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        connections = list(self._connections.values())
+        await asyncio.gather(*(self._close(c, 1001) for c in connections), return_exceptions=True)
+        waits = [asyncio.ensure_future(c.closed.wait()) for c in connections]
+        if waits:
+            await asyncio.wait(waits, timeout=_SHUTDOWN_GRACE)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=_SHUTDOWN_GRACE)
+
+    async def _integrate(self, route_key: str, event: dict[str, Any]) -> Any:
+        """Invoke the function; raise :class:`_TimedOut` after the integration timeout
+        (the invocation goes on) or whatever the function raised."""
+        request_id = event["requestContext"]["requestId"]
+        task = asyncio.ensure_future(self.invoker.invoke(route_key, event))
+        done, _ = await asyncio.wait({task}, timeout=self.integration_timeout)
+        if not done:
+            log.warning(
+                "%s %s: integration timed out after %.1f s (the function keeps running)",
+                route_key,
+                request_id,
+                self.integration_timeout,
+            )
+            task.add_done_callback(functools.partial(_log_late, route_key, request_id))
+            raise _TimedOut
+        try:
+            return task.result()
+        except Exception:
+            log.exception("%s %s: function failed", route_key, request_id)
+            raise
+
+    # -- WebSocket API ---------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=FRAME_LIMIT + 1, compress=False)
+        if not ws.can_prepare(request).ok:
+            return _json({"message": "Upgrade Required"}, 426)
+        client = _client(request)
+        connection_id, connected_at = aws_id(), now_ms()
+        if "$connect" in self.invoker.route_keys:
+            event = connect_event(
+                client,
+                self.stage,
+                self._api_id,
+                connection_id,
+                connected_at,
+                request.headers.items(),
+                request.rel_url.raw_query_string,
+            )
+            refusal = await self._connect(event)
+            if refusal is not None:
+                return refusal
+        await ws.prepare(request)
+        loop_time = asyncio.get_running_loop().time()
+        conn = _Connection(connection_id, ws, client, connected_at, loop_time, loop_time, now_ms())
+        self._connections[conn.id] = conn
+        log.info("connection %s open", conn.id)
+        watchdog = asyncio.ensure_future(self._watch(conn))
+        try:
+            await self._receive(conn)
+        finally:
+            watchdog.cancel()
+            del self._connections[conn.id]
+            conn.ended(1006)
+            code, reason = conn.disconnect or (1006, "")
+            log.info("connection %s closed (%d %s)", conn.id, code, reason)
+            if "$disconnect" in self.invoker.route_keys:
+                event = disconnect_event(
+                    client, self.stage, self._api_id, conn.id, connected_at, code, reason
+                )
+                self._spawn(self._quietly("$disconnect", event))
+            conn.closed.set()
+        return ws
+
+    async def _connect(self, event: dict[str, Any]) -> web.Response | None:
+        """Run ``$connect``; a response refusing the handshake, or None to accept it."""
+        try:
+            result = await self._integrate("$connect", event)
+        except _TimedOut:
+            return _json({"message": "Endpoint request timed out"}, 504)
+        except Exception:
+            return _json({"message": "Internal server error"}, 500)
+        try:
+            status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
+        except (TypeError, ValueError):
+            log.error("$connect returned an invalid statusCode")
+            return _json({"message": "Internal server error"}, 500)
+        if 200 <= status < 300:
+            return None
+        log.info("$connect refused the handshake with %d", status)
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Forbidden"
+        return _json({"message": phrase}, status)
+
+    async def _receive(self, conn: _Connection) -> None:
+        while True:
+            msg = await conn.ws.receive()
+            if msg.type is WSMsgType.TEXT:
+                conn.touch()
+                self._spawn(self._on_message(conn, msg.data))
+            elif msg.type is WSMsgType.BINARY:
+                await self._close(conn, 1003)
+            elif msg.type is WSMsgType.CLOSE:
+                conn.ended(int(msg.data), msg.extra or "")
+                return
+            elif msg.type is WSMsgType.ERROR:
+                conn.ended(conn.ws.close_code or 1006)
+                return
+            else:  # CLOSING / CLOSED: we closed it, or the peer vanished
+                return
+
+    async def _on_message(self, conn: _Connection, body: str) -> None:
+        if _selected_route(body) == "ping":
+            await conn.send('{"type":"pong"}')
+            return
+        event = message_event(
+            conn.client, self.stage, self._api_id, conn.id, conn.connected_at, body
+        )
+        if "$default" not in self.invoker.route_keys:
+            await conn.send(_gateway_frame("Forbidden", event))
+            return
+        try:
+            await self._integrate("$default", event)
+        except _TimedOut:
+            await conn.send(_gateway_frame("Endpoint request timed out", event))
+        except Exception:
+            await conn.send(_gateway_frame("Internal server error", event))
+
+    async def _quietly(self, route_key: str, event: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # already logged; nobody is left to tell
+            await self._integrate(route_key, event)
+
+    async def _watch(self, conn: _Connection) -> None:
+        """Close after ``idle_timeout`` without frames or at ``max_connection_seconds``."""
+        loop = asyncio.get_running_loop()
+        end = conn.opened + self.max_connection_seconds
+        while (delay := min(conn.idle_since + self.idle_timeout, end) - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        # A separate task: the receive loop cancels this watchdog when the socket closes.
+        self._spawn(self._close(conn, 1001))
+
+    async def _close(self, conn: _Connection, code: int) -> None:
+        conn.ended(code)
+        await conn.ws.close(code=code, message=_REASONS[code].encode())
+
+    # -- management API (@connections) -----------------------------------------------
+
+    async def _management(self, request: web.Request) -> web.Response:
+        conn = self._connections.get(request.match_info["connection_id"])
+        if request.method == "POST":
+            data = await _read_limited(request, MESSAGE_LIMIT)
+            if data is None:
+                return _aws_error(413, "PayloadTooLargeException", "Request entity too large")
+            if conn is None or not await conn.send(data):
+                return _gone()
+            return web.Response(status=200)
+        if request.method not in ("GET", "DELETE"):
+            return _aws_error(405, "MethodNotAllowedException", "Method not allowed")
+        if conn is None or conn.ws.closed:
+            return _gone()
+        if request.method == "GET":
+            return _json(conn.info(), 200)
+        await self._close(conn, 1000)
+        return web.Response(status=204)
+
+    # -- HTTP API --------------------------------------------------------------------
+
+    async def _http(self, route_key: str, request: web.Request) -> web.Response:
+        event = http_event(
+            _client(request),
+            self._api_id,
+            route_key,
+            request.method,
+            request.rel_url.raw_path,
+            request.rel_url.raw_query_string,
+            request.headers.items(),
+            await request.read(),
+        )
+        try:
+            result = await self._integrate(route_key, event)
+        except _TimedOut:
+            return _json({"message": "Service Unavailable"}, 503)
+        except Exception:
+            return _json({"message": "Internal Server Error"}, 500)
+        try:
+            return _http_response(result)
+        except (AttributeError, TypeError, ValueError, binascii.Error):
+            log.error("%s returned a malformed response", route_key)
+            return _json({"message": "Internal Server Error"}, 500)
+
+    # -- web client ------------------------------------------------------------------
+
+    async def _config_js(self, request: web.Request) -> web.Response:
+        host = request.host if _HOST.fullmatch(request.host) else self.url.split("//", 1)[1]
+        config = {
+            "wsUrl": f"ws://{host}/ws",
+            "httpUrl": f"http://{host}",
+            "mode": "offline",
+            **self._static_config,
+        }
+        return web.Response(
+            text=f"window.CHATKIT_CONFIG = {json.dumps(config, ensure_ascii=False)};\n",
+            content_type="application/javascript",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        if request.method in ("GET", "HEAD") and self.web_root is not None:
+            path = _static_file(self.web_root, request.match_info["tail"])
+            if path is not None:
+                return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        return _json({"message": "Not Found"}, 404)
+
+
+def _selected_route(body: str) -> str:
+    """Route selection on ``$request.body.type``: ``"ping"`` or ``"$default"``."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return "$default"
+    return "ping" if isinstance(value, dict) and value.get("type") == "ping" else "$default"
+
+
+def _gateway_frame(message: str, event: dict[str, Any]) -> str:
+    context = event["requestContext"]
+    return json.dumps(
+        {
+            "message": message,
+            "connectionId": context["connectionId"],
+            "requestId": context["requestId"],
+        }
+    )
+
+
+def _client(request: web.Request) -> Client:
+    return Client(
+        source_ip=request.remote or "127.0.0.1",
+        user_agent=request.headers.get("User-Agent", ""),
+        domain_name=request.host,
+    )
+
+
+def _http_response(result: Any) -> web.Response:
+    """Map a payload-format-2.0 Lambda result to an HTTP response (a result without
+    ``statusCode`` is a 200 JSON body, as HTTP APIs infer)."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        return web.Response(text=text, content_type="application/json")
+    headers = {
+        str(name): str(value)
+        for name, value in (result.get("headers") or {}).items()
+        if str(name).lower() not in _HOP_BY_HOP
+    }
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    response = web.Response(status=int(result["statusCode"]), body=data, headers=headers)
+    for cookie in result.get("cookies") or ():
+        response.headers.add("Set-Cookie", str(cookie))
+    return response
+
+
+def _static_file(root: Path, tail: str) -> Path | None:
+    """The file under ``root`` that ``tail`` names (``index.html`` for directories), or
+    None: no ``..`` or dot-files, no backslashes, nothing resolving outside ``root``."""
+    parts = [part for part in tail.split("/") if part]
+    if any(part.startswith(".") or "\\" in part or "\x00" in part for part in parts):
+        return None
+    base = root.resolve()
+    path = base.joinpath(*parts).resolve()
+    if path.is_dir():
+        path = path / "index.html"
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None if it is longer than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(payload: Any, status: int) -> web.Response:
+    return web.json_response(
+        payload, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False)
+    )
+
+
+def _aws_error(status: int, error_type: str, message: str) -> web.Response:
+    """A rest-json error: botocore takes the code from ``x-amzn-ErrorType``."""
+    response = _json({"message": message}, status)
+    response.headers["x-amzn-ErrorType"] = error_type
+    response.headers["x-amzn-RequestId"] = aws_id()
+    return response
+
+
+def _gone() -> web.Response:
+    return _aws_error(410, "GoneException", "The connection does not exist or is closed")
+
+
+def _iso(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _log_late(route_key: str, request_id: str, task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
+        log.warning("%s %s: function failed after the timeout", route_key, request_id)
+    else:
+        log.info("%s %s: function finished after the timeout", route_key, request_id)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the local stack in the foreground until SIGINT or SIGTERM (``chatkit serve``).
+
+    In offline mode without configured endpoints the offline stack (Bedrock emulator,
+    DynamoDB) starts first and its variables go into ``os.environ`` for the handlers.
+
+    Example::
+
+        serve(port=0)  # prints "chatkit serving on http://127.0.0.1:54321/"
+    """
+    from chatkit.config import Settings
+
+    settings = Settings.from_env()
+    stack = None
+    if settings.needs_local_endpoints:
+        from chatkit.local import start_offline_stack
+
+        stack = start_offline_stack(settings)
+        os.environ.update(stack.env)
+    stopped = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stopped.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with Gateway(host=host, port=port, static_config={"mode": settings.mode}) as gateway:
+            print(f"chatkit serving on {gateway.url}/", flush=True)
+            stopped.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if stack is not None:
+            stack.stop()
