@@ -11,6 +11,7 @@ cheap, and heavy libraries load only when used::
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,10 @@ __all__ = [
     "Turn",
     "__version__",
 ]
+
+# A library stays quiet unless the application configures logging (notebooks included):
+# errors reach people as Error events with bilingual messages, details go to the logs.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .config import Settings

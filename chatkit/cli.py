@@ -3,6 +3,7 @@
 chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
 chatkit doctor                         preflight: mode, credentials, model, table
 chatkit emulators                      run the offline stack, print `export` lines
+chatkit serve                          local API Gateway + web client on http://127.0.0.1:8765/
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .local.gateway import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatkit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="demo model tokens/second (default 50; 0 = no delay)",
     )
     emulators.set_defaults(run=_cmd_emulators)
+
+    serve = commands.add_parser(
+        "serve", help="run the WebSocket/HTTP backend and the web client locally"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    serve.set_defaults(run=_cmd_serve)
     return parser
 
 

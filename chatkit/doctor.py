@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from .aws_clients import bedrock_client, bedrock_runtime_client, dynamodb_client
 from .config import Settings
 
-__all__ = ["Check", "run_checks"]
+__all__ = ["Check", "format_checks", "run_checks"]
+
+
+#: Geography prefixes of cross-region inference-profile ids.
+PROFILE_PREFIXES = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ def _credentials(settings: Settings) -> str:
 
 def _profiles(settings: Settings) -> str:
     """Inference profiles this account can call in the Bedrock region."""
+    if settings.model_id.split(".")[0] not in PROFILE_PREFIXES:
+        return f"{settings.model_id} is a bare model id (no inference profile); see the model check"
     listed = bedrock_client(settings).list_inference_profiles(maxResults=1000)
     ids = [p["inferenceProfileId"] for p in listed.get("inferenceProfileSummaries", [])]
     if settings.model_id in ids or settings.model_id.startswith("arn:"):

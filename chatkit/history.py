@@ -196,7 +196,7 @@ class HistoryStore:
             "state": "pending",
             _TTL: self._expiry(now),
         }
-        if self._put_if_absent(marker):
+        if self._put_if_absent(marker, now):
             return Claim(created_at)
         found = self._get(user_id, MARKER + request_id) or {}
         if found.get("state") == "done":
@@ -251,7 +251,8 @@ class HistoryStore:
 
     def clear(self, user_id: str) -> int:
         """Delete every item of ``user_id`` (turns, markers, parts); returns turns removed."""
-        keys = [{_PK: user_id, _SK: item[_SK]} for item in self._query(user_id, None, {})]
+        items = self._query(user_id, None, {}, include_expired=True)
+        keys = [{_PK: user_id, _SK: item[_SK]} for item in items]
         for start in range(0, len(keys), 25):
             requests = [{"DeleteRequest": {"Key": _to_item(k)}} for k in keys[start : start + 25]]
             pending = {self.table_name: requests}
@@ -293,13 +294,16 @@ class HistoryStore:
     def _part_key(self, turn: Turn, index: int) -> str:
         return f"{PART}{turn.created_at}#{turn.request_id}#{index:05d}"
 
-    def _put_if_absent(self, data: dict[str, Any]) -> bool:
+    def _put_if_absent(self, data: dict[str, Any], now: float) -> bool:
+        """Put unless a live item exists (an expired one that DynamoDB has not yet deleted
+        counts as absent)."""
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item=_to_item(data),
-                ConditionExpression="attribute_not_exists(#sk)",
-                ExpressionAttributeNames={"#sk": _SK},
+                ConditionExpression="attribute_not_exists(#sk) OR #ttl <= :now",
+                ExpressionAttributeNames={"#sk": _SK, "#ttl": _TTL},
+                ExpressionAttributeValues=_to_item({":now": int(now)}),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
@@ -334,11 +338,13 @@ class HistoryStore:
         start_sk: str | None = None,
         want: int | None = None,
         newest_first: bool = True,
+        include_expired: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Items whose sort key starts with ``prefix`` (None: all of the user's items),
-        TTL-expired ones filtered out (DynamoDB deletes them late, moto never does)."""
-        names = {"#pk": _PK, "#ttl": _TTL}
-        values: dict[str, Any] = {":pk": user_id, ":now": int(self._clock())}
+        TTL-expired ones filtered out unless ``include_expired`` (DynamoDB deletes them
+        late, moto never does)."""
+        names = {"#pk": _PK}
+        values: dict[str, Any] = {":pk": user_id}
         condition = "#pk = :pk"
         if prefix:
             condition += " AND begins_with(#sk, :prefix)"
@@ -346,12 +352,15 @@ class HistoryStore:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
-            "FilterExpression": "attribute_not_exists(#ttl) OR #ttl > :now",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": _to_item(values),
             "ScanIndexForward": not newest_first,
             **extra,
         }
+        if not include_expired:
+            kwargs["FilterExpression"] = "attribute_not_exists(#ttl) OR #ttl > :now"
+            names["#ttl"], values[":now"] = _TTL, int(self._clock())
+            kwargs["ExpressionAttributeValues"] = _to_item(values)
         if start_sk:
             kwargs["ExclusiveStartKey"] = _to_item({_PK: user_id, _SK: start_sk})
         yielded = 0

@@ -21,7 +21,7 @@ from langchain_core.messages.utils import trim_messages
 
 from .history import Turn
 
-__all__ = ["build_context", "estimate_tokens"]
+__all__ = ["build_context", "count_message_tokens", "estimate_tokens"]
 
 #: Per-message overhead of the chat format (role markers), in tokens.
 MESSAGE_OVERHEAD = 4

@@ -2,7 +2,7 @@
 routes and the web client, on one loopback port, calling the *same* Lambda handlers with
 API-Gateway-shaped events.
 
-What it emulates (see ``docs`` of API Gateway and DESIGN.md):
+What it emulates (DESIGN.md "Modes"; facts.md "API Gateway WebSocket"):
 
 - ``GET /ws?token=…``: ``$connect`` runs before the handshake is accepted; a non-2xx
   ``statusCode`` refuses it with that HTTP status.
@@ -11,6 +11,8 @@ What it emulates (see ``docs`` of API Gateway and DESIGN.md):
   ``stop`` runs while a ``chat`` is still streaming). After ``integration_timeout`` the
   client gets ``{"message": "Endpoint request timed out", …}`` and the function keeps
   running. Frames over 32 KB close the connection with 1009, binary frames with 1003.
+  (aiohttp limits whole messages, not frames: a *fragmented* message of 32–128 KB, which
+  API Gateway would take, is refused here too; browsers send each message as one frame.)
 - ``$disconnect`` after every close (client, idle, max duration, ``DELETE``, shutdown).
 - ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}/``): unknown or closed ids
   answer 410 with ``x-amzn-ErrorType: GoneException``, which boto3 raises as
@@ -36,7 +38,6 @@ Run it: ``chatkit serve`` (see :func:`serve`).
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import contextlib
 import functools
@@ -48,7 +49,6 @@ import signal
 import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +67,15 @@ from chatkit.local._apigw_events import (
     now_ms,
 )
 from chatkit.local._background import BackgroundServer
+from chatkit.local._http import (
+    aws_error,
+    gone,
+    http_response,
+    iso_time,
+    json_response,
+    read_limited,
+    static_file,
+)
 from chatkit.local._invoker import (
     DEFAULT_ROUTES,
     Handler,
@@ -99,7 +108,6 @@ _SHUTDOWN_GRACE = 5.0
 _HTTP_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
 _STAGE = re.compile(r"[A-Za-z0-9_-]+")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 _REASONS = {
     1000: "Connection Closed Normally",
     1001: "Going away",
@@ -160,11 +168,11 @@ class _Connection:
         return True
 
     def info(self) -> dict[str, Any]:
-        """The ``GetConnection`` answer."""
+        """The ``GetConnection`` answer, in wire names (boto3 shows ``ConnectedAt``…)."""
         return {
-            "ConnectedAt": _iso(self.connected_at),
-            "Identity": {"SourceIp": self.client.source_ip, "UserAgent": self.client.user_agent},
-            "LastActiveAt": _iso(self.last_active_at),
+            "connectedAt": iso_time(self.connected_at),
+            "identity": {"sourceIp": self.client.source_ip, "userAgent": self.client.user_agent},
+            "lastActiveAt": iso_time(self.last_active_at),
         }
 
 
@@ -218,7 +226,6 @@ class Gateway:
             host=host,
             port=port,
             name="chatkit-gateway",
-            runner_kwargs={"client_max_size": _HTTP_BODY_LIMIT},
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -326,7 +333,7 @@ class Gateway:
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=FRAME_LIMIT + 1, compress=False)
         if not ws.can_prepare(request).ok:
-            return _json({"message": "Upgrade Required"}, 426)
+            return json_response({"message": "Upgrade Required"}, 426)
         client = _client(request)
         connection_id, connected_at = aws_id(), now_ms()
         if "$connect" in self.invoker.route_keys:
@@ -353,8 +360,7 @@ class Gateway:
         finally:
             watchdog.cancel()
             del self._connections[conn.id]
-            conn.ended(1006)
-            code, reason = conn.disconnect or (1006, "")
+            code, reason = conn.disconnect or (1006, _REASONS[1006])
             log.info("connection %s closed (%d %s)", conn.id, code, reason)
             if "$disconnect" in self.invoker.route_keys:
                 event = disconnect_event(
@@ -369,14 +375,14 @@ class Gateway:
         try:
             result = await self._integrate("$connect", event)
         except _TimedOut:
-            return _json({"message": "Endpoint request timed out"}, 504)
+            return json_response({"message": "Endpoint request timed out"}, 504)
         except Exception:
-            return _json({"message": "Internal server error"}, 500)
+            return json_response({"message": "Internal server error"}, 500)
         try:
             status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
         except (TypeError, ValueError):
             log.error("$connect returned an invalid statusCode")
-            return _json({"message": "Internal server error"}, 500)
+            return json_response({"message": "Internal server error"}, 500)
         if 200 <= status < 300:
             return None
         log.info("$connect refused the handshake with %d", status)
@@ -384,7 +390,7 @@ class Gateway:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Forbidden"
-        return _json({"message": phrase}, status)
+        return json_response({"message": phrase}, status)
 
     async def _receive(self, conn: _Connection) -> None:
         while True:
@@ -397,8 +403,8 @@ class Gateway:
             elif msg.type is WSMsgType.CLOSE:
                 conn.ended(int(msg.data), msg.extra or "")
                 return
-            elif msg.type is WSMsgType.ERROR:
-                conn.ended(conn.ws.close_code or 1006)
+            elif msg.type is WSMsgType.ERROR:  # aiohttp already closed with the error's code
+                conn.ended(getattr(msg.data, "code", None) or 1006)
                 return
             else:  # CLOSING / CLOSED: we closed it, or the peer vanished
                 return
@@ -442,18 +448,18 @@ class Gateway:
     async def _management(self, request: web.Request) -> web.Response:
         conn = self._connections.get(request.match_info["connection_id"])
         if request.method == "POST":
-            data = await _read_limited(request, MESSAGE_LIMIT)
+            data = await read_limited(request, MESSAGE_LIMIT)
             if data is None:
-                return _aws_error(413, "PayloadTooLargeException", "Request entity too large")
+                return aws_error(413, "PayloadTooLargeException", "Request entity too large")
             if conn is None or not await conn.send(data):
-                return _gone()
+                return gone()
             return web.Response(status=200)
         if request.method not in ("GET", "DELETE"):
-            return _aws_error(405, "MethodNotAllowedException", "Method not allowed")
+            return aws_error(405, "MethodNotAllowedException", "Method not allowed")
         if conn is None or conn.ws.closed:
-            return _gone()
+            return gone()
         if request.method == "GET":
-            return _json(conn.info(), 200)
+            return json_response(conn.info(), 200)
         await self._close(conn, 1000)
         return web.Response(status=204)
 
@@ -473,14 +479,14 @@ class Gateway:
         try:
             result = await self._integrate(route_key, event)
         except _TimedOut:
-            return _json({"message": "Service Unavailable"}, 503)
+            return json_response({"message": "Service Unavailable"}, 503)
         except Exception:
-            return _json({"message": "Internal Server Error"}, 500)
+            return json_response({"message": "Internal Server Error"}, 500)
         try:
-            return _http_response(result)
+            return http_response(result)
         except (AttributeError, TypeError, ValueError, binascii.Error):
             log.error("%s returned a malformed response", route_key)
-            return _json({"message": "Internal Server Error"}, 500)
+            return json_response({"message": "Internal Server Error"}, 500)
 
     # -- web client ------------------------------------------------------------------
 
@@ -500,10 +506,10 @@ class Gateway:
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         if request.method in ("GET", "HEAD") and self.web_root is not None:
-            path = _static_file(self.web_root, request.match_info["tail"])
+            path = static_file(self.web_root, request.match_info["tail"])
             if path is not None:
                 return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
-        return _json({"message": "Not Found"}, 404)
+        return json_response({"message": "Not Found"}, 404)
 
 
 def _selected_route(body: str) -> str:
@@ -532,77 +538,6 @@ def _client(request: web.Request) -> Client:
         user_agent=request.headers.get("User-Agent", ""),
         domain_name=request.host,
     )
-
-
-def _http_response(result: Any) -> web.Response:
-    """Map a payload-format-2.0 Lambda result to an HTTP response (a result without
-    ``statusCode`` is a 200 JSON body, as HTTP APIs infer)."""
-    if not (isinstance(result, dict) and "statusCode" in result):
-        text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-        return web.Response(text=text, content_type="application/json")
-    headers = {
-        str(name): str(value)
-        for name, value in (result.get("headers") or {}).items()
-        if str(name).lower() not in _HOP_BY_HOP
-    }
-    if not any(name.lower() == "content-type" for name in headers):
-        headers["Content-Type"] = "application/json"
-    body = result.get("body") or ""
-    data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    response = web.Response(status=int(result["statusCode"]), body=data, headers=headers)
-    for cookie in result.get("cookies") or ():
-        response.headers.add("Set-Cookie", str(cookie))
-    return response
-
-
-def _static_file(root: Path, tail: str) -> Path | None:
-    """The file under ``root`` that ``tail`` names (``index.html`` for directories), or
-    None: no ``..`` or dot-files, no backslashes, nothing resolving outside ``root``."""
-    parts = [part for part in tail.split("/") if part]
-    if any(part.startswith(".") or "\\" in part or "\x00" in part for part in parts):
-        return None
-    base = root.resolve()
-    path = base.joinpath(*parts).resolve()
-    if path.is_dir():
-        path = path / "index.html"
-    if not path.is_relative_to(base) or not path.is_file():
-        return None
-    return path
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or None if it is longer than ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json(payload: Any, status: int) -> web.Response:
-    return web.json_response(
-        payload, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False)
-    )
-
-
-def _aws_error(status: int, error_type: str, message: str) -> web.Response:
-    """A rest-json error: botocore takes the code from ``x-amzn-ErrorType``."""
-    response = _json({"message": message}, status)
-    response.headers["x-amzn-ErrorType"] = error_type
-    response.headers["x-amzn-RequestId"] = aws_id()
-    return response
-
-
-def _gone() -> web.Response:
-    return _aws_error(410, "GoneException", "The connection does not exist or is closed")
-
-
-def _iso(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _log_late(route_key: str, request_id: str, task: asyncio.Future[Any]) -> None:

@@ -125,3 +125,22 @@ def test_clear_removes_only_that_user(store):
     assert store.clear("alice") == 1
     assert store.page("alice").items == []
     assert [t.answer for t in store.page("bob").items] == ["b"]
+
+
+def test_an_expired_marker_does_not_block_its_request_id(store, clock):
+    claim = store.claim("u", "again")
+    store.save(Turn("u", "again", "q", "a", created_at=claim.created_at))
+    clock.now += 31 * 86400  # the marker expired, but DynamoDB has not deleted it yet
+    assert store.claim("u", "again").fresh
+
+
+def test_clear_also_removes_expired_items(store, clock):
+    _answered(store, "u", "old", "q", "a")
+    clock.now += 31 * 86400
+    store.clear("u")
+    response = store.client.query(
+        TableName=store.table_name,
+        KeyConditionExpression="user_id = :u",
+        ExpressionAttributeValues={":u": {"S": "u"}},
+    )
+    assert response["Items"] == []

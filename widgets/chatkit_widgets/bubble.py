@@ -66,11 +66,16 @@ class MessageView(anywidget.AnyWidget):
     def answer(
         cls, question: str, text: str, status: str, footer: str = "", **kwargs: Any
     ) -> MessageView:
-        """A finished answer (e.g. loaded from history)."""
-        view = cls(question=question, **kwargs)
-        view.receive(text)
-        view.finish(status, footer)
-        return view
+        """A finished answer (e.g. loaded from history), built in one piece."""
+        return cls(
+            question=question,
+            text=text,
+            html=render_markdown(text),
+            status=status,
+            footer=footer,
+            actions=True,
+            **kwargs,
+        )
 
     @classmethod
     def streaming(cls, question: str, **kwargs: Any) -> MessageView:

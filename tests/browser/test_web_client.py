@@ -1,0 +1,468 @@
+"""The web client (chatkit/web) in real headless Chromium against `chatkit serve`.
+
+The server is the real local API Gateway with the real Lambda handlers and the offline
+stack (demo model, local DynamoDB), started as a subprocess like a user would. Streaming
+speed is set per message with demo directives (``!rate``, ``!long``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+WEB = REPO / "chatkit" / "web"
+READY = re.compile(r"chatkit serving on (http://\S+?)/?$")
+
+
+# ---- the server under test -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``python -m chatkit serve`` in a subprocess (offline, fixed auth secret)."""
+
+    def __init__(self, port: int, secret: str, log_path: Path) -> None:
+        self.port, self.secret, self.log_path = port, secret, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 60.0) -> Server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
+        env.update(
+            CHATKIT_MODE="offline",
+            CHATKIT_DEMO_RATE="40",
+            CHATKIT_AUTH_SECRET=self.secret,
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            AWS_EC2_METADATA_DISABLED="true",
+            PYTHONUNBUFFERED="1",
+        )
+        log = self.log_path.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "chatkit", "serve", "--port", str(self.port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        log.close()
+        ready = threading.Event()
+
+        def drain(stream: Any) -> None:  # read stdout to the end so the pipe never fills
+            for line in stream:
+                if READY.search(line.strip()):
+                    ready.set()
+
+        threading.Thread(target=drain, args=(self.proc.stdout,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.1):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chatkit serve did not start:\n{self.log_path.read_text()}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    # HTTP helpers: the same routes the page uses.
+    def login(self, user_id: str) -> str:
+        return _json_request(f"{self.url}/login", {"user_id": user_id})["token"]
+
+    def history(self, token: str, limit: int = 100) -> list[dict[str, Any]]:
+        return _json_request(f"{self.url}/history?limit={limit}", token=token)["items"]
+
+
+def _json_request(url: str, body: Any = None, token: str | None = None) -> dict[str, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    running = Server(_free_port(), secrets.token_hex(16), log).start()
+    yield running
+    running.stop()
+
+
+# ---- page helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Any:
+    """``open_page(server, **context_options)`` → a fresh page; uncaught JS errors fail."""
+    contexts, errors = [], []
+
+    def _open(server: Server, **options: Any) -> Any:
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url + "/")
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def _user() -> str:
+    return f"민수-{uuid.uuid4().hex[:8]}"
+
+
+def sign_in(page: Any, user_id: str) -> None:
+    page.fill("#user-id", user_id)
+    page.click("#login-button")
+    wait_connected(page)
+    assert page.inner_text("#user-label") == user_id
+
+
+def wait_connected(page: Any, timeout: float = 15_000) -> None:
+    page.wait_for_function(
+        "!document.getElementById('chat-screen').hidden"
+        " && !document.getElementById('send-button').disabled"
+        " && document.getElementById('notice').hidden",
+        timeout=timeout,
+    )
+
+
+def session_token(page: Any) -> str:
+    return json.loads(page.evaluate("sessionStorage.getItem('chatkit.session')"))["token"]
+
+
+def ask(page: Any, text: str) -> str:
+    """Type ``text``, press Enter; returns the new answer's request id."""
+    before = page.locator(".msg.assistant").count()
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+    page.wait_for_function(f"document.querySelectorAll('.msg.assistant').length > {before}")
+    return page.locator(".msg.assistant").last.get_attribute("data-request-id")
+
+
+def answer(page: Any, request_id: str) -> Any:
+    return page.locator(f'.msg.assistant[data-request-id="{request_id}"]')
+
+
+def wait_done(page: Any, request_id: str, timeout: float = 20_000) -> str:
+    page.wait_for_function(
+        "rid => { const m = document.querySelector(`.msg.assistant[data-request-id=\"${rid}\"]`);"
+        " return m && m.dataset.status !== 'streaming'; }",
+        arg=request_id,
+        timeout=timeout,
+    )
+    return answer(page, request_id).get_attribute("data-status")
+
+
+def bubble_text(page: Any, request_id: str) -> str:
+    return answer(page, request_id).locator(".bubble").text_content()
+
+
+# ---- tests -----------------------------------------------------------------------------
+
+
+def test_web_js_never_parses_html() -> None:
+    scripts = sorted(WEB.glob("*.js"))
+    assert scripts, "no JavaScript in chatkit/web"
+    for script in scripts:
+        source = script.read_text(encoding="utf-8")
+        for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert forbidden not in source, f"{script.name} uses {forbidden}"
+
+
+def test_index_html_basics() -> None:
+    html = (WEB / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in html and '<meta charset="utf-8">' in html
+    assert 'name="viewport"' in html
+    # config.js (relative, so it works under CloudFront) loads before the client.
+    assert html.index('src="config.js"') < html.index('src="chat.js"')
+    assert "cdn" not in html.lower() and "//" not in re.sub(r"<!--.*?-->", "", html, flags=re.S)
+
+
+def test_login_stream_grows_and_footer(server: Server, open_page: Any, artifacts_dir: Path):
+    page = open_page(server)
+    assert "데모 로그인" in page.inner_text("#login-screen")
+    assert "Demo sign-in" in page.inner_text("#login-screen")
+    user = _user()
+    sign_in(page, user)
+    page.wait_for_selector("#empty-hint")  # empty history
+    assert page.locator(".msg.user").count() == 0
+    assert page.get_attribute("#transcript", "role") == "log"
+    assert page.get_attribute("#transcript", "aria-live") == "polite"
+
+    rid = ask(page, "!rate 30 서울 여행 추천해줘")
+    # Sample the growing bubble in the page every 100 ms until the answer ends.
+    samples = page.evaluate(
+        """async rid => {
+            const msg = document.querySelector(`.msg.assistant[data-request-id="${rid}"]`);
+            const lengths = [];
+            const t0 = performance.now();
+            while (msg.dataset.status === 'streaming' && performance.now() - t0 < 20000) {
+                lengths.push(msg.querySelector('.bubble').textContent.length);
+                await new Promise(r => setTimeout(r, 100));
+            }
+            return lengths;
+        }""",
+        rid,
+    )
+    assert samples == sorted(samples), f"text shrank while streaming: {samples}"
+    growing = sorted(set(n for n in samples if n > 0))
+    assert len(growing) >= 3, f"answer did not stream visibly: {samples}"
+    assert page.locator("#empty-hint").count() == 0
+    assert answer(page, rid).get_attribute("data-status") == "completed"
+    footer = answer(page, rid).locator(".footer").inner_text()
+    assert re.search(r"첫 토큰 first token \d+(\.\d)? m?s", footer), footer
+    assert "전체 total" in footer and re.search(r"tokens \d+→\d+", footer), footer
+    assert page.locator(".typing").count() == 0
+
+    text = bubble_text(page, rid)
+    assert text.startswith("[데모 모델") and "서울" in text
+    stored = server.history(session_token(page))
+    assert [t["request_id"] for t in stored] == [rid]
+    assert stored[0]["answer"] == text  # deltas in seq order reproduce the answer exactly
+    assert page.locator(".msg.user .bubble").inner_text() == "!rate 30 서울 여행 추천해줘"
+    page.screenshot(path=str(artifacts_dir / "web-chat.png"))
+
+
+def test_history_after_reload_and_load_older(server: Server, open_page: Any):
+    user = _user()
+    token = server.login(user)
+    from websockets.sync.client import connect
+
+    questions = [f"!rate 0 질문 {i:02d}" for i in range(23)]
+    with connect(f"ws://127.0.0.1:{server.port}/ws?token={token}") as ws:
+        for number, question in enumerate(questions):
+            ws.send(json.dumps({"type": "chat", "request_id": f"h-{number}", "text": question}))
+            while json.loads(ws.recv(timeout=10))["type"] not in ("end", "error"):
+                pass
+    assert len(server.history(token)) == 23
+
+    page = open_page(server)
+    sign_in(page, user)
+    page.wait_for_function("document.querySelectorAll('.msg.user').length === 20")
+    users = page.locator(".msg.user .bubble")
+    assert users.first.inner_text() == questions[3] and users.last.inner_text() == questions[22]
+    assert page.is_visible("#load-older")
+    # A page reload keeps the sign-in (sessionStorage) and shows the history again.
+    page.reload()
+    wait_connected(page)
+    page.wait_for_function("document.querySelectorAll('.msg.user').length === 20")
+    assert page.locator(".msg.assistant[data-status=completed]").count() == 20
+
+    # "Load older" from the top: 3 more turns, and what was on screen stays put.
+    page.eval_on_selector("#transcript", "t => { t.scrollTop = 0; }")
+    anchor = page.locator('.msg.user[data-request-id="h-3"]')
+    top_before = anchor.bounding_box()["y"]
+    page.click("#load-older")
+    page.wait_for_function("document.querySelectorAll('.msg.user').length === 23")
+    assert users.first.inner_text() == questions[0]
+    assert abs(anchor.bounding_box()["y"] - top_before) <= 2
+    assert page.is_hidden("#load-older")  # no more pages
+    ids = page.eval_on_selector_all(".msg.user", "els => els.map(e => e.dataset.requestId)")
+    assert ids == [f"h-{n}" for n in range(23)]
+
+
+def test_stop_marks_interrupted(server: Server, open_page: Any):
+    page = open_page(server)
+    sign_in(page, _user())
+    rid = ask(page, "!rate 10 !long 2000 부산 이야기 해줘")
+    page.wait_for_function(
+        "rid => document.querySelector(`.msg.assistant[data-request-id=\"${rid}\"] .bubble`)"
+        ".textContent.length > 15",
+        arg=rid,
+    )
+    assert page.is_visible("#stop-button") and page.is_disabled("#send-button")
+    page.click("#stop-button")
+    assert wait_done(page, rid, timeout=10_000) == "interrupted"
+    assert "중단됨 (Stopped)" in answer(page, rid).locator(".status-line").inner_text()
+    stopped_text = bubble_text(page, rid)
+    assert 15 < len(stopped_text) < 1000
+    page.wait_for_timeout(1500)
+    assert bubble_text(page, rid) == stopped_text  # no longer growing
+    assert page.is_hidden("#stop-button") and page.is_enabled("#send-button")
+
+    (turn,) = server.history(session_token(page))
+    assert turn["request_id"] == rid and turn["status"] == "interrupted"
+    assert turn["answer"] == stopped_text
+
+
+def test_xss_payload_stays_text(server: Server, open_page: Any):
+    page = open_page(server)
+    sign_in(page, _user())
+    payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+    rid = ask(page, "!rate 0 " + payload)
+    assert wait_done(page, rid) == "completed"
+    assert page.locator(".msg.user .bubble").text_content() == "!rate 0 " + payload
+    reply = bubble_text(page, rid)
+    assert "<img" in reply  # the demo model quotes the question back; it stays text
+
+    def check() -> None:
+        assert page.locator("#transcript img, #transcript script").count() == 0
+        assert page.evaluate("typeof window.__xss") == "undefined"
+
+    check()
+    page.reload()  # history rendering takes the same care
+    wait_connected(page)
+    page.wait_for_selector(f'.msg.assistant[data-request-id="{rid}"]')
+    assert bubble_text(page, rid) == reply
+    check()
+
+
+def test_reconnects_after_server_restart(browser: Any, open_page: Any, tmp_path: Path):
+    restartable = Server(_free_port(), secrets.token_hex(16), tmp_path / "serve.log").start()
+    try:
+        page = open_page(restartable)
+        sign_in(page, _user())
+        rid = ask(page, "!rate 0 안녕")
+        assert wait_done(page, rid) == "completed"
+
+        restartable.stop()
+        page.wait_for_selector("#notice:not([hidden])")
+        assert "다시 연결하는 중" in page.inner_text("#notice")
+        assert "Reconnecting" in page.inner_text("#notice")
+        assert page.is_disabled("#send-button")
+        assert page.is_visible("#chat-screen")  # still signed in
+
+        restartable.start()  # same port, same secret: the token stays valid
+        wait_connected(page, timeout=45_000)
+        assert page.locator(".msg.user").count() == 1  # nothing on screen was lost
+        rid = ask(page, "!rate 0 부산 맛집 알려줘")
+        assert wait_done(page, rid) == "completed"
+        assert "부산" in bubble_text(page, rid)
+    finally:
+        restartable.stop()
+
+
+def test_expired_or_foreign_token_returns_to_login(server: Server, open_page: Any):
+    page = open_page(server)
+    sign_in(page, _user())
+    # A token the server never issued (as after a secret change): the handshake is refused.
+    page.evaluate(
+        """() => {
+            const s = JSON.parse(sessionStorage.getItem('chatkit.session'));
+            s.token = 'demo1.eyJzdWIiOiAieCIsICJleHAiOiA5OTk5OTk5OTk5fQ.bad';
+            sessionStorage.setItem('chatkit.session', JSON.stringify(s));
+        }"""
+    )
+    page.reload()
+    page.wait_for_selector("#login-screen:not([hidden])")
+    assert "만료" in page.inner_text("#login-error")
+    assert page.evaluate("sessionStorage.getItem('chatkit.session')") is None
+
+
+def test_korean_ime_enter_while_composing(server: Server, open_page: Any):
+    page = open_page(server)
+    sign_in(page, _user())
+    page.focus("#input")
+    cdp = page.context.new_cdp_session(page)
+
+    def compose(text: str) -> None:
+        cdp.send(
+            "Input.imeSetComposition",
+            {"text": text, "selectionStart": len(text), "selectionEnd": len(text)},
+        )
+
+    def commit(text: str) -> None:
+        cdp.send("Input.insertText", {"text": text})
+
+    # 2-beolsik, jamo by jamo: ㅅ 서 성(tentative ㅇ) → ㅜ commits 서; 우 울 → space commits
+    # 울; ㅇ 여 엫(tentative ㅎ) → ㅐ commits 여; 해 행 — still composing.
+    for step in ("ㅅ", "서", "성"):
+        compose(step)
+    commit("서")
+    for step in ("우", "울"):
+        compose(step)
+    commit("울")
+    commit(" ")
+    for step in ("ㅇ", "여", "엫"):
+        compose(step)
+    commit("여")
+    for step in ("해", "행"):
+        compose(step)
+    assert page.input_value("#input") == "서울 여행"
+
+    # Enter while the composition is open belongs to the IME: not a send.
+    result = page.evaluate(
+        """() => {
+            const ta = document.getElementById('input');
+            const ev = new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter',
+                keyCode: 229, isComposing: true, bubbles: true, cancelable: true});
+            ta.dispatchEvent(ev);
+            return {prevented: ev.defaultPrevented, composing: ev.isComposing};
+        }"""
+    )
+    assert result == {"prevented": False, "composing": True}
+    page.wait_for_timeout(300)
+    assert page.locator(".msg.user").count() == 0
+    assert page.input_value("#input") == "서울 여행"
+
+    commit("행")  # the IME finishes the last syllable
+    assert page.input_value("#input") == "서울 여행"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.user")
+    assert page.locator(".msg.user .bubble").all_inner_texts() == ["서울 여행"]
+    assert page.input_value("#input") == ""
+    rid = page.locator(".msg.assistant").last.get_attribute("data-request-id")
+    assert wait_done(page, rid) == "completed"
+    page.wait_for_timeout(300)
+    assert page.input_value("#input") == ""  # the syllable did not come back
+    assert page.locator(".msg.user").count() == 1
+    turns = server.history(session_token(page))
+    assert [t["question"] for t in turns] == ["서울 여행"]  # one chat request, full text
+
+
+def test_phone_width(server: Server, open_page: Any, artifacts_dir: Path):
+    width, height = 375, 740
+    page = open_page(
+        server,
+        viewport={"width": width, "height": height},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    sign_in(page, _user())
+    rid = ask(page, "!rate 0 제주 여행 코스 추천해줘")
+    assert wait_done(page, rid) == "completed"
+    for selector in ("#input", "#send-button", "#logout-button", ".msg.assistant .bubble"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and page.is_visible(selector), selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    page.screenshot(path=str(artifacts_dir / "web-chat-phone.png"))
