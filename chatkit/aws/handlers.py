@@ -8,6 +8,7 @@ it holds no per-user state (memory is read from each user's own history per turn
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .apigw import HttpEvent, WebSocketEvent
@@ -16,14 +17,24 @@ from .backend import Backend
 __all__ = ["http_history", "http_login", "ws_connect", "ws_default", "ws_disconnect"]
 
 _backend: Backend | None = None
+_lock = threading.Lock()  # Lambda runs one event at a time; the local gateway, many
 
 
 def backend() -> Backend:
     """The container's backend (built from the environment on first use)."""
     global _backend
-    if _backend is None:
-        _backend = Backend.from_env()
-    return _backend
+    with _lock:
+        if _backend is None:
+            _backend = Backend.from_env()
+        return _backend
+
+
+def cold_start() -> None:
+    """Forget the warm backend, as a new container would (the local gateway calls this
+    when it starts, so a new environment — endpoints, tables — takes effect)."""
+    global _backend
+    with _lock:
+        _backend = None
 
 
 def ws_connect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -103,9 +103,14 @@ class InProcessInvoker:
         return self._handlers.keys()
 
     def start(self, env: Mapping[str, str]) -> None:
-        """Export ``env`` into ``os.environ`` (in-process handlers read it from there)."""
+        """Export ``env`` into ``os.environ`` (in-process handlers read it from there);
+        the deployed handlers start cold, so they pick the new environment up."""
         self._saved_env = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
+        if isinstance(self._handlers, _AwsHandlers):
+            from chatkit.aws import handlers
+
+            handlers.cold_start()
 
     async def invoke(self, route_key: str, event: dict[str, Any]) -> Any:
         handler = self._handlers[route_key]

@@ -499,7 +499,8 @@
       interruptStreams(TEXT.lost);
       updateComposer();
       showNotice(TEXT.reconnecting);
-
+      if (opened) scheduleReconnect();
+      else handshakeRefused();
     };
     ws.onerror = () => {}; // a close event always follows
   }

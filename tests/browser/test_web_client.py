@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,21 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "chatkit" / "web"
+HTML_SINKS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(")
 READY = re.compile(r"chatkit serving on (http://\S+?)/?$")
 
 
 # ---- the server under test -------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -115,7 +110,7 @@ def _json_request(url: str, body: Any = None, token: str | None = None) -> dict[
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    running = Server(_free_port(), secrets.token_hex(16), log).start()
+    running = Server(free_port(), secrets.token_hex(16), log).start()
     yield running
     running.stop()
 
@@ -124,12 +119,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture
-def open_page(browser: Any) -> Any:
+def open_page(chromium: Any) -> Any:
     """``open_page(server, **context_options)`` → a fresh page; uncaught JS errors fail."""
     contexts, errors = [], []
 
     def _open(server: Server, **options: Any) -> Any:
-        context = browser.new_context(**options)
+        context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -182,7 +177,7 @@ def answer(page: Any, request_id: str) -> Any:
 
 def wait_done(page: Any, request_id: str, timeout: float = 20_000) -> str:
     page.wait_for_function(
-        "rid => { const m = document.querySelector(`.msg.assistant[data-request-id=\"${rid}\"]`);"
+        'rid => { const m = document.querySelector(`.msg.assistant[data-request-id="${rid}"]`);'
         " return m && m.dataset.status !== 'streaming'; }",
         arg=request_id,
         timeout=timeout,
@@ -202,7 +197,13 @@ def test_web_js_never_parses_html() -> None:
     assert scripts, "no JavaScript in chatkit/web"
     for script in scripts:
         source = script.read_text(encoding="utf-8")
-        for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        for forbidden in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ):
             assert forbidden not in source, f"{script.name} uses {forbidden}"
 
 
@@ -215,7 +216,7 @@ def test_index_html_basics() -> None:
     assert "cdn" not in html.lower() and "//" not in re.sub(r"<!--.*?-->", "", html, flags=re.S)
 
 
-def test_login_stream_grows_and_footer(server: Server, open_page: Any, artifacts_dir: Path):
+def test_login_stream_grows_and_footer(server: Server, open_page: Any, artifacts: Path):
     page = open_page(server)
     assert "데모 로그인" in page.inner_text("#login-screen")
     assert "Demo sign-in" in page.inner_text("#login-screen")
@@ -257,7 +258,7 @@ def test_login_stream_grows_and_footer(server: Server, open_page: Any, artifacts
     assert [t["request_id"] for t in stored] == [rid]
     assert stored[0]["answer"] == text  # deltas in seq order reproduce the answer exactly
     assert page.locator(".msg.user .bubble").inner_text() == "!rate 30 서울 여행 추천해줘"
-    page.screenshot(path=str(artifacts_dir / "web-chat.png"))
+    page.screenshot(path=str(artifacts / "web-chat.png"))
 
 
 def test_history_after_reload_and_load_older(server: Server, open_page: Any):
@@ -303,7 +304,7 @@ def test_stop_marks_interrupted(server: Server, open_page: Any):
     sign_in(page, _user())
     rid = ask(page, "!rate 10 !long 2000 부산 이야기 해줘")
     page.wait_for_function(
-        "rid => document.querySelector(`.msg.assistant[data-request-id=\"${rid}\"] .bubble`)"
+        'rid => document.querySelector(`.msg.assistant[data-request-id="${rid}"] .bubble`)'
         ".textContent.length > 15",
         arg=rid,
     )
@@ -344,8 +345,8 @@ def test_xss_payload_stays_text(server: Server, open_page: Any):
     check()
 
 
-def test_reconnects_after_server_restart(browser: Any, open_page: Any, tmp_path: Path):
-    restartable = Server(_free_port(), secrets.token_hex(16), tmp_path / "serve.log").start()
+def test_reconnects_after_server_restart(open_page: Any, tmp_path: Path):
+    restartable = Server(free_port(), secrets.token_hex(16), tmp_path / "serve.log").start()
     try:
         page = open_page(restartable)
         sign_in(page, _user())
@@ -447,7 +448,7 @@ def test_korean_ime_enter_while_composing(server: Server, open_page: Any):
     assert [t["question"] for t in turns] == ["서울 여행"]  # one chat request, full text
 
 
-def test_phone_width(server: Server, open_page: Any, artifacts_dir: Path):
+def test_phone_width(server: Server, open_page: Any, artifacts: Path):
     width, height = 375, 740
     page = open_page(
         server,
@@ -465,4 +466,4 @@ def test_phone_width(server: Server, open_page: Any, artifacts_dir: Path):
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
         assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
-    page.screenshot(path=str(artifacts_dir / "web-chat-phone.png"))
+    page.screenshot(path=str(artifacts / "web-chat-phone.png"))
