@@ -150,12 +150,13 @@ async def _finish_stopped(
 ) -> None:
     """After a stop: deliver the text the session already produced (it is what was stored
     as the interrupted answer), then a final ``end`` with ``stop_reason: stopped``."""
+    pending = [coalescer.flush(clock()) or ""]
     while not queue.empty():
         item = queue.get_nowait()
         if isinstance(item, Delta):
-            coalescer.push(item.text, clock())
+            pending.append(item.text)
     try:
-        if (text := coalescer.flush(clock())) is not None:
+        if text := "".join(pending):  # one delta; FrameWriter splits it if it is large
             await _send_delta(send, text, result, clock())
         await send(
             {
