@@ -192,6 +192,18 @@ async def test_composer_sends_and_refuses_while_busy(session, recorder):
     assert "비어" in panel.notice.value and len(panel.messages) == 2
 
 
+async def test_a_too_long_question_is_refused_and_stays_in_the_box(settings, recorder):
+    panel = ChatPanel(ChatSession(settings.with_(max_question_chars=10)), "u")
+    panel.composer._handle_custom_msg({"type": "send", "text": "가" * 11}, [])
+    assert "너무 깁니다" in panel.notice.value and "too long" in panel.notice.value
+    assert panel.messages == [] and not panel.busy
+    sent = [m for m in recorder.of(panel.composer, deep=False) if m.method == "custom"]
+    assert sent == []  # not "accepted": the browser keeps the text
+    # The limit counts like the session (NFC): 10 decomposed syllables are 10 characters.
+    decomposed = "가" * 10  # 가 as two jamo, ×10
+    assert (await panel.send(decomposed))["status"] == "completed"
+
+
 async def test_model_errors_end_the_answer_with_a_clear_footer(settings):
     panel = ChatPanel(ChatSession(settings.with_(max_attempts=1)), "u")
     result = await panel.send("!throttle 안녕")

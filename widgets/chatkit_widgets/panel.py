@@ -35,6 +35,7 @@ import asyncio
 import html
 import logging
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,8 +90,9 @@ def _running_loop() -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
     except RuntimeError:
         raise RuntimeError(
-            "ChatPanel needs a running event loop: use it in Jupyter (the kernel runs one) "
-            "or inside `async def`."
+            "실행 중인 이벤트 루프가 필요합니다: Jupyter나 `async def` 안에서 쓰세요. "
+            "(ChatPanel needs a running event loop: use it in Jupyter, where the kernel runs "
+            "one, or inside `async def`.)"
         ) from None
 
 
@@ -216,9 +218,11 @@ class ChatPanel(widgets.VBox):
         ``messages`` entry). Needs a running loop (a kernel, or ``async def``)."""
         loop = _running_loop()
         if self.busy:
-            raise RuntimeError("an answer is still streaming: stop() it or wait for it")
-        if not text.strip():
-            raise ValueError("the question is empty (질문이 비어 있습니다)")
+            raise RuntimeError(
+                "답변을 아직 생성하고 있어요: 멈추거나 기다려 주세요. "
+                "(An answer is still streaming: stop() it or wait for it.)"
+            )
+        self._check_question(text)
         answer = self._view(MessageView.streaming(text, layout=self._message_layout))
         self.transcript.children = (
             *self.transcript.children,
@@ -245,7 +249,9 @@ class ChatPanel(widgets.VBox):
         if view is None:
             answers = [v for v in self._views() if v.role == "assistant"]
             if not answers:
-                raise ValueError("there is no answer to regenerate yet")
+                raise ValueError(
+                    "다시 생성할 답변이 아직 없어요. (There is no answer to regenerate yet.)"
+                )
             view = answers[-1]
         return self.send(view.question)
 
@@ -324,6 +330,19 @@ class ChatPanel(widgets.VBox):
             self._done()
         self._say(f"대화를 지웠어요: {removed}턴. (Conversation reset: {removed} turns.)")
         return removed
+
+    def _check_question(self, text: str) -> None:
+        """Refuse what the session would refuse, before the question box is cleared."""
+        question = unicodedata.normalize("NFC", text).strip()
+        if not question:
+            raise ValueError("질문이 비어 있습니다. (The question is empty.)")
+        limit = self.session.settings.max_question_chars
+        if len(question) > limit:
+            raise ValueError(
+                f"질문이 너무 깁니다: 최대 {limit:,}자, 지금 {len(question):,}자. "
+                f"(The question is too long: at most {limit:,} characters, "
+                f"it has {len(question):,}.)"
+            )
 
     def _done(self) -> None:
         if self._task is asyncio.current_task():
