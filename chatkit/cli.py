@@ -4,6 +4,9 @@ chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
 chatkit doctor                         preflight: mode, credentials, model, table
 chatkit emulators                      run the offline stack, print `export` lines
 chatkit serve                          local API Gateway + web client on http://127.0.0.1:8765/
+chatkit workshop check                 run every notebook in a scratch dir: table, exit code
+chatkit workshop run --roster R.csv    run the notebooks per attendee (papermill), report
+chatkit workshop clean --roster R.csv  remove the attendees' history (dry run unless --yes)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 from collections.abc import Sequence
 
 from .config import Settings
+from .workshop.cli import register as register_workshop
 
 __all__ = ["main"]
 
@@ -117,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
     serve.set_defaults(run=_cmd_serve)
+    register_workshop(commands)
     return parser
 
 

@@ -1,0 +1,212 @@
+"""``chatkit workshop check|run|clean`` — registered into the ``chatkit`` command::
+
+    chatkit workshop check [--mode offline|aws]
+    chatkit workshop run --roster roster.csv --out runs/ [--notebooks 00,03] [--workers 2]
+    chatkit workshop clean --roster roster.csv [--yes]
+
+Bad input (roster, notebook numbers) exits with 2 before anything runs; failed notebooks
+exit with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ..config import Settings
+from .errors import InputError
+from .results import AttendeeResult
+from .roster import MODES, Attendee
+
+__all__ = ["register"]
+
+CHECK_USER = "workshop-check"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``workshop`` and its subcommands to the ``chatkit`` parser."""
+    workshop = commands.add_parser(
+        "workshop", help="instructor tools: check, run and clean up the notebooks of a class"
+    )
+    sub = workshop.add_subparsers(dest="workshop_command", required=True)
+
+    check = sub.add_parser("check", help="run every notebook in order in a scratch directory")
+    _common(check)
+    check.set_defaults(run=_cmd_check)
+
+    run = sub.add_parser("run", help="run the notebooks for every attendee of a roster")
+    run.add_argument(
+        "--roster", required=True, type=Path, help="CSV: user_id[,model_id,region,mode]"
+    )
+    run.add_argument("--out", required=True, type=Path, help="output directory (e.g. runs/)")
+    run.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="attendees run at once (default: CPU count)",
+    )
+    run.add_argument("--table-prefix", default="", help="own tables <prefix><user_id>-history")
+    _common(run)
+    run.set_defaults(run=_cmd_run)
+
+    clean = sub.add_parser("clean", help="remove the attendees' history (dry run unless --yes)")
+    clean.add_argument("--roster", required=True, type=Path)
+    clean.add_argument("--table-prefix", default="", help="as given to `workshop run`")
+    clean.add_argument("--yes", action="store_true", help="really remove (default: list only)")
+    clean.set_defaults(run=_cmd_clean)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=MODES, help="default mode (default: CHATKIT_MODE / credentials)"
+    )
+    parser.add_argument("--notebooks", help="numbers, e.g. 00,03,04 (default: all)")
+    parser.add_argument("--notebooks-dir", type=Path, help="default: the checkout's notebooks/")
+    parser.add_argument(
+        "--demo-rate",
+        type=float,
+        default=0.0,
+        help="offline demo model tokens/s (default 0 = fast)",
+    )
+    parser.add_argument("--cell-timeout", type=_positive, default=600, help="seconds per cell")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("1 이상이어야 합니다 (must be at least 1)")
+    return value
+
+
+def _bad_input(error: InputError) -> int:
+    print(
+        "잘못된 입력입니다. 아무것도 실행하지 않았습니다 (bad input; nothing was run):",
+        file=sys.stderr,
+    )
+    for line in error.problems:
+        print(f"  - {line}", file=sys.stderr)
+    return 2
+
+
+def _notebooks(args: argparse.Namespace) -> list:
+    from .notebooks import discover_notebooks, select_notebooks
+
+    return select_notebooks(discover_notebooks(args.notebooks_dir), args.notebooks)
+
+
+def _run(
+    args: argparse.Namespace, attendees: list[Attendee], notebooks: list, out: Path, workers: int
+) -> list[AttendeeResult]:
+    from .runner import run_class
+
+    return run_class(
+        attendees,
+        notebooks,
+        out,
+        workers=workers,
+        default_mode=args.mode or Settings.from_env().mode,
+        demo_rate=args.demo_rate,
+        table_prefix=getattr(args, "table_prefix", ""),
+        cell_timeout=args.cell_timeout,
+        progress=None,
+    )
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .report import failure_text, text_table
+
+    try:
+        notebooks = _notebooks(args)
+    except InputError as error:
+        return _bad_input(error)
+    scratch = Path(tempfile.mkdtemp(prefix="chatkit-check-"))
+    [result] = _run(args, [Attendee(CHECK_USER, mode=args.mode or "")], notebooks, scratch, 1)
+    rows = [
+        [
+            nb.notebook,
+            "ok" if nb.ok else "FAILED",
+            f"{nb.seconds:.1f} s",
+            "" if nb.ok else failure_text(nb),
+        ]
+        for nb in result.notebooks
+    ]
+    print(
+        text_table(
+            ["노트북 (notebook)", "상태 (status)", "시간 (duration)", "첫 실패 (first failure)"],
+            rows,
+        )
+    )
+    if result.ok:
+        shutil.rmtree(scratch, ignore_errors=True)
+        print(f"\n모든 노트북 통과 (all {len(rows)} notebooks passed, mode {result.mode})")
+        return 0
+    print(
+        "\n실패한 노트북이 있습니다 (some notebooks failed); "
+        f"실행된 노트북 (executed notebooks): {scratch}"
+    )
+    return 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .report import failure_text, text_table
+    from .roster import parse_roster
+
+    try:
+        attendees = parse_roster(args.roster)
+        notebooks = _notebooks(args)
+    except InputError as error:
+        return _bad_input(error)
+    results = _run(args, attendees, notebooks, args.out, args.workers)
+    rows = []
+    for result in results:
+        failed = [nb for nb in result.notebooks if not nb.ok]
+        first = f"{failed[0].notebook} · {failure_text(failed[0])}" if failed else ""
+        rows.append(
+            [result.user_id, "ok" if result.ok else "FAILED", f"{result.seconds:.1f} s", first]
+        )
+    print(
+        text_table(
+            ["참가자 (attendee)", "상태 (status)", "시간 (duration)", "첫 실패 (first failure)"],
+            rows,
+        )
+    )
+    print(f"\n보고서 (report): {args.out / 'report.html'}  ·  {args.out / 'report.md'}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from .clean import apply_clean, format_plan, plan_clean
+    from .roster import parse_roster
+
+    try:
+        attendees = parse_roster(args.roster)
+    except InputError as error:
+        return _bad_input(error)
+    settings = Settings.from_env()
+    if settings.mode == "offline" and not settings.dynamodb_endpoint:
+        print(
+            "오프라인 모드의 기록은 실행이 끝나면 사라지므로 지울 것이 없습니다; "
+            "공유 DynamoDB를 쓰려면 `chatkit emulators`의 export 줄을 먼저 실행하세요 "
+            "(offline history ends with its run: nothing to clean; to keep a shared "
+            "DynamoDB, run the `export` lines of `chatkit emulators` first)."
+        )
+        return 0
+    plan = plan_clean(attendees, settings, args.table_prefix)
+    print(
+        f"DynamoDB: {settings.dynamodb_endpoint or settings.region} · table {settings.table_name}"
+    )
+    print(format_plan(plan))
+    total = sum(r.items for r in plan)
+    if not args.yes:
+        print(
+            f"\n시험 실행입니다: 아이템 {total}개를 지울 예정입니다. 지우려면 --yes를 붙이세요 "
+            f"(dry run: would remove {total} items; add --yes to remove them)."
+        )
+        return 0
+    apply_clean(plan, settings)
+    print(f"\n지웠습니다 (removed): 아이템 {total}개 (items)")
+    return 0
