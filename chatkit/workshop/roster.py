@@ -113,7 +113,6 @@ def parse_roster_text(text: str) -> list[Attendee]:
         row_problems = _row_problems(row, fields, seen)
         problems += row_problems
         if not row_problems:
-            seen[fields["user_id"].lower()] = row
             attendees.append(
                 Attendee(
                     user_id=fields["user_id"],
@@ -162,6 +161,8 @@ def _columns(row: int, header: list[str]) -> list[str]:
 
 
 def _row_problems(row: int, fields: dict[str, str], seen: dict[str, int]) -> list[str]:
+    """The row's problems; a valid user id is recorded in ``seen`` (lower case → row)."""
+
     def bad(column: str, ko: str, en: str) -> str:
         return problem(f"{row}행 {column} 열", f"row {row}, column {column}", ko, en)
 
@@ -187,6 +188,8 @@ def _row_problems(row: int, fields: dict[str, str], seen: dict[str, int]) -> lis
                 f"{user_id!r} duplicates row {first}",
             )
         )
+    else:
+        seen[user_id.lower()] = row
     mode = fields.get("mode", "").lower()
     if mode and mode not in MODES:
         problems.append(
@@ -199,7 +202,11 @@ def _row_problems(row: int, fields: dict[str, str], seen: dict[str, int]) -> lis
     region = fields.get("region", "")
     if region and not _REGION.fullmatch(region):
         problems.append(
-            bad("region", f"{region!r}: 리전 이름이 아닙니다", f"{region!r} is not a region name")
+            bad(
+                "region",
+                f"{region!r}: 리전 이름이 아닙니다 (예: ap-northeast-2)",
+                f"{region!r} is not a region name (e.g. ap-northeast-2)",
+            )
         )
     model_id = fields.get("model_id", "")
     if model_id and (len(model_id) > 2048 or any(ch.isspace() for ch in model_id)):

@@ -326,10 +326,12 @@ def _failure(
         executed = nbformat.read(output, as_version=4)
     except (OSError, ValueError):
         return None, fallback
-    statuses = [(c, c.metadata.get("papermill", {}).get("status")) for c in executed.cells]
-    cell = next((c for c, s in statuses if s == "failed"), None) or next(
-        (c for c, s in statuses if s == "running"), None
-    )
+    # a cell error marks its cell "failed"; a dead kernel or a timeout stops at the last
+    # cell that started
+    runs = [(c, c.metadata.get("papermill", {})) for c in executed.cells]
+    failed = [c for c, run in runs if run.get("status") == "failed"]
+    started = [c for c, run in runs if run.get("start_time")]
+    cell = failed[0] if failed else (started[-1] if started else None)
     if cell is None:
         return None, fallback
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
