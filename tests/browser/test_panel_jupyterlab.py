@@ -5,8 +5,9 @@ The test starts JupyterLab on loopback with a token and a fresh config dir, open
 whose first cell is ``ChatPanel()`` (offline mode, no AWS credentials in the environment),
 types a Korean question through an emulated IME (the send must wait for the composition),
 sends it with Ctrl+Enter, watches the answer grow in the page, clicks stop, checks the
-stored turn from the kernel, checks that hostile HTML stays text, and saves
-``artifacts/panel.png``. Recipe: /work/shared/reference/jupyterlab-browser-test.md.
+stored turn from the kernel, checks that hostile HTML stays text, copies an answer (the
+clipboard holds its raw text), regenerates it, and saves ``artifacts/panel.png``.
+Recipe: /work/shared/reference/jupyterlab-browser-test.md.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ CELLS = [
     "from chatkit_widgets import ChatPanel\npanel = ChatPanel()\npanel",
     "import json\n"
     "turn = panel.session.history.page(panel.user_id, limit=1).items[0]\n"
-    "print('STORED', json.dumps([turn.status, turn.answer]))",
+    "print('STORED', json.dumps([turn.status, turn.answer, panel.messages[-1]['text']]))",
 ]
 INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 
@@ -152,7 +153,11 @@ def _type_korean(cdp, text: str, *, keep_last_composing: bool = False) -> None:
 
 
 def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifacts):
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 1000},
+        locale="ko-KR",
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -186,6 +191,12 @@ def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifa
         # The answer grows in the page while it streams.
         streaming = page.locator('.chatkit-msg[data-status="streaming"] .chatkit-stream')
         streaming.wait_for()
+        # The first answer of a fresh kernel also imports langchain-aws: wait for its start.
+        page.wait_for_function(
+            """() => document.querySelector('.chatkit-msg[data-status="streaming"] .chatkit-stream')
+                        ?.textContent.length > 0""",
+            timeout=30_000,
+        )
         lengths = []
         for _ in range(14):
             lengths.append(len(streaming.inner_text()))
@@ -206,9 +217,10 @@ def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifa
         _run_cell(page, 1)  # what the kernel stored
         output = page.locator(".jp-OutputArea-output", has_text="STORED").first
         output.wait_for()
-        status, answer = json.loads(output.inner_text().split("STORED", 1)[1])
+        status, answer, kernel_side = json.loads(output.inner_text().split("STORED", 1)[1])
         assert status == "interrupted" and 0 < len(answer) < 600
-        assert " ".join(answer.split()) == " ".join(shown.split())
+        assert answer == kernel_side, (answer, kernel_side)  # stored = the panel's text
+        assert " ".join(answer.split()) == " ".join(shown.split()), (answer, shown)
 
         # Hostile HTML in a question (quoted back by the demo model) stays visible text.
         page.locator("button.chatkit-send:not([disabled])").wait_for()
@@ -220,7 +232,20 @@ def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifa
         assert page.locator(".chatkit-panel img").count() == 0
         assert page.evaluate("() => window.__xss === undefined")
         assert HOSTILE in page.locator('.chatkit-msg[data-role="user"]').last.inner_text()
-        assert "<img src=x" in page.locator('.chatkit-msg[data-role="assistant"]').last.inner_text()
+        hostile_answer = page.locator('.chatkit-msg[data-role="assistant"]').last
+        assert "<img src=x" in hostile_answer.inner_text()
+
+        # Copy puts the answer's raw text on the clipboard; regenerate asks again, a new turn.
+        hostile_answer.locator("button.chatkit-copy").click()
+        hostile_answer.locator("button.chatkit-copy", has_text="복사됨").wait_for()
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        shown = hostile_answer.locator(".chatkit-body").inner_text()
+        assert "<img src=x" in copied and " ".join(copied.split()) == " ".join(shown.split())
+        hostile_answer.locator("button.chatkit-regenerate").click()
+        assistants = page.locator('.chatkit-msg[data-role="assistant"]')
+        assistants.nth(2).and_(page.locator('[data-status="completed"]')).wait_for()
+        users = page.locator('.chatkit-msg[data-role="user"]')
+        assert users.count() == 3 and users.last.inner_text().strip() == HOSTILE
 
         page.screenshot(path=str(artifacts / "panel.png"), full_page=True)
         ours = [e for e in errors if "anywidget" in e or "chatkit" in e]
