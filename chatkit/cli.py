@@ -4,6 +4,10 @@ chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
 chatkit doctor                         preflight: mode, credentials, model, table
 chatkit emulators                      run the offline stack, print `export` lines
 chatkit serve                          local API Gateway + web client on http://127.0.0.1:8765/
+chatkit package                        build the Lambda zip (python3.12, x86_64) in build/lambda/
+chatkit deploy --stack chatkit         create or update the AWS stack (asks first; --yes)
+chatkit smoke --stack chatkit          stream one answer through the stack (or --url for local)
+chatkit destroy --stack chatkit        delete the stack, its buckets and artifacts
 chatkit workshop check                 run every notebook in a scratch dir: table, exit code
 chatkit workshop run --roster R.csv    run the notebooks per attendee (papermill), report
 chatkit workshop clean --roster R.csv  remove the attendees' history (dry run unless --yes)
@@ -18,6 +22,7 @@ import threading
 from collections.abc import Sequence
 
 from .config import Settings
+from .deploy.cli import register as register_deploy_commands
 from .workshop.cli import register as register_workshop
 
 __all__ = ["main"]
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
     serve.set_defaults(run=_cmd_serve)
+    register_deploy_commands(commands)
     register_workshop(commands)
     return parser
 

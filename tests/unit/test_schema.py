@@ -1,45 +1,30 @@
-"""The history key schema lives once in infra/template.yaml; the code's constant must match."""
+"""The key schemas live once in infra/template.yaml; the code's constants must match."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-import yaml
+from chatkit.deploy.template import load_template
+from chatkit.schema import HISTORY_TABLE, STATE_TABLE
 
-from chatkit.schema import HISTORY_TABLE
-
-TEMPLATE = Path(__file__).parents[2] / "infra" / "template.yaml"
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML loader that keeps CloudFormation short-form tags (!Ref, !Sub, …) as data."""
+TABLES = {"HistoryTable": HISTORY_TABLE, "StateTable": STATE_TABLE}
 
 
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    return {suffix: loader.construct_mapping(node)}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
-def _history_table() -> dict:
-    template = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_Loader)
-    return template["Resources"]["HistoryTable"]["Properties"]
-
-
-def test_key_schema_matches_template():
-    props = _history_table()
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_key_schema_matches_template(logical_id):
+    schema = TABLES[logical_id]
+    props = load_template()["Resources"][logical_id]["Properties"]
     keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
-    assert keys == {"HASH": HISTORY_TABLE.partition_key, "RANGE": HISTORY_TABLE.sort_key}
-    expected = HISTORY_TABLE.create_table_kwargs("x")
+    expected_keys = {"HASH": schema.partition_key}
+    if schema.sort_key:
+        expected_keys["RANGE"] = schema.sort_key
+    assert keys == expected_keys
+    expected = schema.create_table_kwargs("x")
     assert props["AttributeDefinitions"] == expected["AttributeDefinitions"]
     assert props["BillingMode"] == expected["BillingMode"]
 
 
-def test_ttl_attribute_matches_template():
-    ttl = _history_table()["TimeToLiveSpecification"]
-    assert ttl == {"AttributeName": HISTORY_TABLE.ttl_attribute, "Enabled": True}
+@pytest.mark.parametrize("logical_id", TABLES)
+def test_ttl_attribute_matches_template(logical_id):
+    ttl = load_template()["Resources"][logical_id]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": TABLES[logical_id].ttl_attribute, "Enabled": True}

@@ -1,0 +1,249 @@
+"""Build the Lambda zip: the runtime dependencies for python3.12 / x86_64 plus the
+``chatkit`` core (no offline stack, web client, deploy tools or Jupyter), byte for byte
+reproducible — the same inputs give the same sha256.
+
+    >>> bundle = build_bundle()                    # doctest: +SKIP
+    >>> print(bundle.summary())                    # doctest: +SKIP
+    build/lambda/chatkit-lambda-3f2a….zip  58.8 MB zipped · 174.1 MB unzipped · sha256 9c1e…
+
+Steps: ``pip install --platform manylinux… --only-binary=:all: --target`` of the
+dependencies (cached per requirement set in ``<out>/deps/``, downloads in
+``<out>/pip-cache/``), copy the core, compile ``.pyc`` files with Python 3.12 (Lambda's
+``/var/task`` is read-only, so without them every cold start compiles from source), and
+zip with sorted entries and fixed timestamps. An unchanged build is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .runtime import LAMBDA_PYTHON, RuntimeNotFound, find_python312
+
+__all__ = ["Bundle", "build_bundle", "default_build_dir", "runtime_requirements"]
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: Platforms of the Lambda python3.12 runtime (Amazon Linux 2023, glibc 2.34, x86_64).
+PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+#: Parts of ``chatkit`` the functions never import: the offline stack (aiohttp, moto),
+#: the web client (uploaded to S3 on its own), the deploy and workshop tools, the CLI.
+EXCLUDED = frozenset(
+    {"local", "web", "deploy", "workshop", "cli.py", "__main__.py", "doctor.py", "__pycache__"}
+)
+#: ``3.12``: the version pip resolves wheels for.
+PYTHON_VERSION = "{}.{}".format(*LAMBDA_PYTHON)
+#: 1980-01-01, the earliest time a zip entry can hold: every entry gets it.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A built Lambda zip."""
+
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    files: int
+    #: The interpreter that compiled the ``.pyc`` files (None: none compiled).
+    compiled_with: str | None
+    #: True when an identical earlier build was reused.
+    cached: bool
+
+    @classmethod
+    def from_zip(cls, path: Path, compiled_with: str | None = None, cached: bool = True) -> Bundle:
+        """Describe an existing zip (sha256, sizes)."""
+        sha = hashlib.sha256()
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                sha.update(block)
+        with zipfile.ZipFile(path) as bundle:
+            entries = bundle.infolist()
+        return cls(
+            path=path,
+            sha256=sha.hexdigest(),
+            zipped_bytes=path.stat().st_size,
+            unzipped_bytes=sum(e.file_size for e in entries),
+            files=len(entries),
+            compiled_with=compiled_with,
+            cached=cached,
+        )
+
+    def summary(self) -> str:
+        mb = 1024 * 1024
+        return (
+            f"{self.path}  {self.zipped_bytes / mb:.1f} MB zipped · "
+            f"{self.unzipped_bytes / mb:.1f} MB unzipped (Lambda limit 250 MB) · "
+            f"{self.files} files · sha256 {self.sha256}" + ("  (cached)" if self.cached else "")
+        )
+
+
+def default_build_dir() -> Path:
+    """``$CHATKIT_BUILD_DIR``, else ``build/lambda`` in the source checkout (shared by
+    the CLI, the tests and the notebooks), else ``./build/lambda``."""
+    if os.environ.get("CHATKIT_BUILD_DIR"):
+        return Path(os.environ["CHATKIT_BUILD_DIR"])
+    checkout = PACKAGE_ROOT.parent
+    base = checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+    return base / "build" / "lambda"
+
+
+def runtime_requirements() -> list[str]:
+    """chatkit's dependencies for the Lambda runtime: the core ones plus the
+    ``aws-lambda`` extra, markers evaluated for python3.12 on Linux x86_64."""
+    from packaging.requirements import Requirement
+
+    target = {
+        "extra": "aws-lambda",
+        "python_version": PYTHON_VERSION,
+        "python_full_version": f"{PYTHON_VERSION}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
+    wanted = []
+    for line in metadata.requires("chatkit") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(target):
+            requirement.marker = None
+            wanted.append(str(requirement))
+    return sorted(wanted)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _core_files() -> dict[str, bytes]:
+    """``{path in the zip: content}`` of the chatkit core, read once (what is hashed is
+    what is zipped, even if a file changes meanwhile)."""
+    found = {}
+    for path in sorted(PACKAGE_ROOT.rglob("*")):
+        relative = path.relative_to(PACKAGE_ROOT)
+        if path.is_file() and not EXCLUDED.intersection(relative.parts) and path.suffix != ".pyc":
+            found[f"chatkit/{relative.as_posix()}"] = path.read_bytes()
+    return found
+
+
+def _install_dependencies(requirements: list[str], python: str, out: Path, key: str) -> Path:
+    """pip-install ``requirements`` for the Lambda platform into ``out/deps/<key>``."""
+    target = out / "deps" / key
+    if target.is_dir():
+        return target
+    partial = target.with_name(f"{key}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    command = [
+        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-compile", "--only-binary=:all:", *platforms,
+        "--python-version", PYTHON_VERSION, "--implementation", "cp",
+        "--target", str(partial), "--cache-dir", str(out / "pip-cache"), *requirements,
+    ]  # fmt: skip
+    print(f"pip install (python3.12, x86_64): {' '.join(requirements)}", flush=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise RuntimeError(
+            "의존성 설치에 실패했습니다 (pip install failed):\n" + result.stderr[-3000:]
+        )
+    shutil.rmtree(partial / "bin", ignore_errors=True)  # console scripts: not used on Lambda
+    try:
+        partial.rename(target)
+    except OSError:  # a concurrent build finished first: use its result
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _stage(deps: Path, core: dict[str, bytes], stage: Path) -> None:
+    """Dependencies (hard links where possible) and the core into ``stage``."""
+
+    def link_or_copy(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    shutil.copytree(deps, stage, copy_function=link_or_copy)
+    for name, content in core.items():
+        destination = stage / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(content)
+
+
+def _compile(stage: Path, python: str) -> None:
+    """Hash-based ``.pyc`` files (no timestamps inside, so reproducible), with the source
+    paths Lambda will see (``/var/task/…``)."""
+    subprocess.run(
+        [
+            python, "-m", "compileall", "-q", "-j", "0",
+            "--invalidation-mode", "unchecked-hash",
+            "-s", str(stage), "-p", "/var/task", str(stage),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _write_zip(stage: Path, destination: Path) -> None:
+    partial = destination.with_name(f"{destination.name}.partial-{os.getpid()}")
+    files = sorted(p for p in stage.rglob("*") if p.is_file())
+    with zipfile.ZipFile(partial, "w") as bundle:
+        for path in files:
+            entry = zipfile.ZipInfo(path.relative_to(stage).as_posix(), ZIP_TIME)
+            entry.external_attr = 0o100644 << 16  # regular file, rw-r--r--
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(entry, path.read_bytes(), compresslevel=6)
+    partial.replace(destination)
+
+
+def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
+    """Build (or reuse) the Lambda zip in ``out`` (default :func:`default_build_dir`).
+
+    ``force`` rebuilds the zip even if an identical one exists (the dependency
+    install stays cached). Without Python 3.12 the dependencies are installed by this
+    interpreter for the 3.12 platform and no ``.pyc`` files are compiled.
+    """
+    out = (out or default_build_dir()).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        python: str | None = find_python312()
+    except RuntimeNotFound:
+        python = None
+        print("참고: python3.12이 없어 .pyc 없이 만듭니다 (note: no python3.12, no .pyc files)")
+    requirements = runtime_requirements()
+    deps_key = _digest(requirements, PLATFORMS, LAMBDA_PYTHON)[:16]
+    core = _core_files()
+    hashes = {name: hashlib.sha256(content).hexdigest() for name, content in core.items()}
+    release = _digest(deps_key, hashes, python is not None)[:16]
+    destination = out / f"chatkit-lambda-{release}.zip"
+    if destination.is_file() and not force:
+        return Bundle.from_zip(destination, python, cached=True)
+    deps = _install_dependencies(requirements, python or sys.executable, out, deps_key)
+    stage = out / f"stage-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        _stage(deps, core, stage)
+        if python:
+            _compile(stage, python)
+        _write_zip(stage, destination)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    bundle = Bundle.from_zip(destination, python, cached=False)
+    if bundle.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT:
+        raise RuntimeError(
+            f"Lambda 한도(250 MB)를 넘습니다 (over Lambda's 250 MB unzipped limit): "
+            f"{bundle.unzipped_bytes / 2**20:.0f} MB"
+        )
+    return bundle

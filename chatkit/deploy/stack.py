@@ -1,0 +1,380 @@
+"""Deploy and destroy the chatkit stack with boto3 and CloudFormation change sets — no
+CDK, Node or Docker. Both are idempotent and resume after a failure.
+
+    >>> aws = Aws("ap-northeast-2")                                     # doctest: +SKIP
+    >>> result = deploy(aws, StackConfig("chatkit"), build_bundle())    # doctest: +SKIP
+    >>> result.status, result.outputs["WebUrl"]                         # doctest: +SKIP
+    ('created', 'https://d1234.cloudfront.net')
+    >>> destroy(aws, "chatkit")                                         # doctest: +SKIP
+    True
+
+``deploy``: print the plan and the cost note → make sure a failed earlier attempt is
+out of the way (``ROLLBACK_COMPLETE`` → delete, ``DELETE_FAILED`` → delete again, a
+running operation → wait) → upload the zip to the artifacts bucket → create a change set
+(no changes: "up to date") → show it and ask → execute, printing events → upload the web
+client with the endpoints in ``config.js`` → print the outputs.
+``destroy``: empty the web bucket (all versions) → delete the stack (retry on
+``DELETE_FAILED``) → remove the stack's artifacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import DEFAULT_MODEL_ID
+from ..doctor import PROFILE_PREFIXES
+from .aws import Aws
+from .buckets import (
+    delete_artifacts,
+    empty_bucket,
+    ensure_artifacts_bucket,
+    upload_once,
+    upload_web_client,
+)
+from .package import Bundle
+from .progress import StackWatcher, describe_stack, is_settled
+from .template import load_template, resource_summary, template_text
+
+__all__ = [
+    "COST_NOTE",
+    "DeployError",
+    "DeployResult",
+    "StackConfig",
+    "base_model_id",
+    "deploy",
+    "destroy",
+    "stack_outputs",
+]
+
+Confirm = Callable[[str], bool]
+Log = Callable[[str], None]
+
+COST_NOTE = """\
+비용 (what it costs):
+  - 사용한 만큼 (pay per use): Lambda, API Gateway (WebSocket + HTTP), DynamoDB on-demand,
+    S3, CloudFront, CloudWatch Logs — 워크숍 하루 사용은 보통 몇 센트~1달러 미만
+    (a workshop day usually costs cents, well under a dollar; free tiers often cover it).
+  - Bedrock 토큰 (model tokens): 질문·답변 토큰당 과금, 가장 큰 항목 (billed per token, the
+    largest item) — https://aws.amazon.com/bedrock/pricing/
+  - 켜 두는 동안 (while the stack exists): Secrets Manager 비밀 1개 $0.40/월 (one secret,
+    $0.40/month, prorated), DynamoDB PITR (GB-월, per GB-month of history), Lambda SnapStart
+    스냅샷 캐시와 복원 (snapshot cache and restores of the published versions).
+  - 다 쓰면 지우세요 (remove it when done): `chatkit destroy` 또는 노트북 08 (or notebook 08)."""
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+#: A failed first creation leaves these: delete, then create again.
+_RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
+_SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+
+
+class DeployError(RuntimeError):
+    """A deployment or deletion that did not finish; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What ``chatkit deploy`` sets; ``bedrock_region`` None = the stack's region."""
+
+    name: str = "chatkit"
+    model_id: str = DEFAULT_MODEL_ID
+    bedrock_region: str | None = None
+    stage: str = "prod"
+    ttl_days: int = 30
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(
+                f"스택 이름은 영문자로 시작하는 40자 이하의 영문·숫자·하이픈입니다: {self.name!r} "
+                "(stack name: a letter, then up to 39 letters, digits or hyphens)"
+            )
+        if not 1 <= self.ttl_days <= 3650:
+            raise ValueError("ttl_days는 1–3650입니다. (ttl_days must be 1–3650.)")
+
+
+@dataclass
+class DeployResult:
+    stack_name: str
+    #: ``created`` / ``updated`` / ``unchanged`` / ``cancelled``
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def base_model_id(model_id: str) -> str:
+    """The foundation model behind an inference-profile id (a bare id stays as it is).
+
+    >>> base_model_id("global.anthropic.claude-haiku-4-5-20251001-v1:0")
+    'anthropic.claude-haiku-4-5-20251001-v1:0'
+    """
+    prefix, _, rest = model_id.partition(".")
+    return rest if prefix in PROFILE_PREFIXES and "." in rest else model_id
+
+
+def stack_outputs(aws: Aws, name: str) -> dict[str, str]:
+    """The stack's outputs (empty if it has none or does not exist)."""
+    stack = describe_stack(aws.client("cloudformation"), name)
+    return {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+
+
+def _websocket_access_logs(aws: Aws, log: Log) -> str:
+    """WebSocket access logs need the account's API Gateway CloudWatch role."""
+    try:
+        role = aws.client("apigateway").get_account().get("cloudwatchRoleArn")
+    except Exception:  # no permission to look: do not risk a failed stage
+        role = None
+    if role:
+        return "Enabled"
+    log(
+        "참고: 이 계정에 API Gateway CloudWatch 역할이 없어 WebSocket 접근 로그를 끕니다. "
+        "(note: no API Gateway CloudWatch role in this account: WebSocket access logs off; "
+        "see infra/README.md to turn them on)"
+    )
+    return "Disabled"
+
+
+def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) -> dict[str, str]:
+    params = {
+        "ModelId": config.model_id,
+        "BaseModelId": base_model_id(config.model_id),
+        "BedrockRegion": config.bedrock_region or aws.region,
+        "StageName": config.stage,
+        "TtlDays": str(config.ttl_days),
+        "CodeBucket": code[0],
+        "CodeKey": code[1],
+        "WebSocketAccessLogs": _websocket_access_logs(aws, log),
+    }
+    release = json.dumps([template_text(), params], sort_keys=True).encode()
+    params["ReleaseId"] = hashlib.sha256(release).hexdigest()[:16]
+    return params
+
+
+def _plan(aws: Aws, config: StackConfig, log: Log) -> None:
+    log(
+        f"배포 계획 (plan): 스택 (stack) {config.name} · 계정 (account) {aws.account_id} · "
+        f"리전 (region) {aws.region} · 모델 (model) {config.model_id} @ "
+        f"{config.bedrock_region or aws.region}"
+    )
+    summary = ", ".join(f"{count}× {kind}" for kind, count in resource_summary(load_template()))
+    log(f"새 스택이 만드는 것 (a new stack creates): {summary}")
+    log(COST_NOTE)
+
+
+def _clear_failed(aws: Aws, name: str, log: Log, poll: float) -> dict[str, Any] | None:
+    """The stack ready for a change set: wait out a running operation, delete what a failed
+    creation left, recover a failed update rollback. None if there is no stack."""
+    cfn = aws.client("cloudformation")
+    while True:
+        stack = describe_stack(cfn, name)
+        if stack is None:
+            return None
+        status = stack["StackStatus"]
+        if not is_settled(status):
+            log(f"진행 중인 작업을 기다립니다 (waiting for {status})")
+            StackWatcher(cfn, stack["StackId"], log=log, poll_seconds=poll).wait()
+        elif status in _RECREATE:
+            log(f"이전 시도가 실패했습니다 ({status}): 지우고 다시 만듭니다 (delete, then create)")
+            _delete(aws, stack, log, poll)
+        elif status == "UPDATE_ROLLBACK_FAILED":
+            log("업데이트 롤백을 이어서 끝냅니다 (continuing the failed update rollback)")
+            watcher = StackWatcher(cfn, stack["StackId"], log=log, poll_seconds=poll)
+            cfn.continue_update_rollback(StackName=stack["StackId"])
+            watcher.wait()
+        else:
+            return stack
+
+
+def _change_set(
+    aws: Aws, name: str, kind: str, params: dict[str, str], poll: float
+) -> dict[str, Any] | None:
+    """Create a change set and wait for it; None if it would change nothing."""
+    cfn = aws.client("cloudformation")
+    created = cfn.create_change_set(
+        StackName=name,
+        ChangeSetName=f"chatkit-{params['ReleaseId']}-{uuid.uuid4().hex[:6]}",
+        ChangeSetType=kind,
+        TemplateBody=template_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
+        Capabilities=["CAPABILITY_IAM"],
+        Description="chatkit deploy",
+    )
+    while True:
+        described = cfn.describe_change_set(ChangeSetName=created["Id"])
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            break
+        time.sleep(min(poll, 2.0))
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if any(text in reason for text in _NO_CHANGES):
+            cfn.delete_change_set(ChangeSetName=created["Id"])
+            return None
+        raise DeployError(f"변경 세트 실패 (change set failed): {reason}")
+    changes = described.get("Changes", [])
+    while described.get("NextToken"):
+        described = cfn.describe_change_set(
+            ChangeSetName=created["Id"], NextToken=described["NextToken"]
+        )
+        changes += described.get("Changes", [])
+    return {"Id": created["Id"], "StackId": created["StackId"], "Changes": changes}
+
+
+def _show_changes(change_set: dict[str, Any], log: Log) -> None:
+    log(f"변경 사항 (changes): {len(change_set['Changes'])}")
+    for change in change_set["Changes"]:
+        item = change.get("ResourceChange", {})
+        replace = " (교체 replacement)" if item.get("Replacement") == "True" else ""
+        log(
+            f"  {item.get('Action', '?'):<7} {item.get('ResourceType', ''):<36} "
+            f"{item.get('LogicalResourceId', '')}{replace}"
+        )
+
+
+def _web_bucket(aws: Aws, stack_id: str) -> str | None:
+    """The stack's web bucket (None if the stack has none, or no longer has one)."""
+    pages = aws.client("cloudformation").get_paginator("list_stack_resources")
+    for page in pages.paginate(StackName=stack_id):
+        for resource in page["StackResourceSummaries"]:
+            if resource["LogicalResourceId"] == "WebBucket":
+                return resource.get("PhysicalResourceId") or None
+    return None
+
+
+def _publish_web_client(aws: Aws, stack_id: str, outputs: dict[str, str], log: Log) -> None:
+    bucket = _web_bucket(aws, stack_id)
+    if bucket is None:
+        log("웹 버킷이 없습니다 (no web bucket in the stack): 웹 클라이언트를 건너뜁니다 (skipped)")
+        return
+    config = {"mode": "aws"}
+    if "WebSocketUrl" in outputs and "HttpApiUrl" in outputs:
+        config.update(wsUrl=outputs["WebSocketUrl"], httpUrl=outputs["HttpApiUrl"])
+    else:
+        log(
+            "경고: 스택 출력에 WebSocketUrl/HttpApiUrl이 없어 config.js에 엔드포인트가 빠집니다. "
+            "(warning: no WebSocketUrl/HttpApiUrl outputs, config.js has no endpoints)"
+        )
+    upload_web_client(aws, bucket, config, log)
+
+
+def deploy(
+    aws: Aws,
+    config: StackConfig,
+    bundle: Bundle,
+    *,
+    confirm: Confirm | None = None,
+    log: Log = print,
+    poll_seconds: float = 5.0,
+) -> DeployResult:
+    """Create or update the stack (see the module docstring). ``confirm(question)`` is
+    asked before anything is changed; None = go ahead."""
+    _plan(aws, config, log)
+    cfn = aws.client("cloudformation")
+    stack = _clear_failed(aws, config.name, log, poll_seconds)
+    kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+    bucket = ensure_artifacts_bucket(aws, log)
+    code_key = f"{config.name}/lambda/{bundle.sha256}.zip"
+    upload_once(aws, bucket, code_key, bundle.path, log)
+    params = _parameters(aws, config, (bucket, code_key), log)
+    change_set = _change_set(aws, config.name, kind, params, poll_seconds)
+    if change_set is None:
+        log(f"최신 상태입니다 (up to date): {config.name} — 변경 없음 (no changes)")
+        status = "unchanged"
+        stack_id = stack["StackId"]  # no changes is only possible for an existing stack
+    else:
+        _show_changes(change_set, log)
+        question = f"{config.name}에 적용할까요? (Apply these changes to {config.name}?)"
+        if confirm is not None and not confirm(question):
+            cfn.delete_change_set(ChangeSetName=change_set["Id"])
+            if kind == "CREATE":  # the stack exists only as REVIEW_IN_PROGRESS: remove it
+                cfn.delete_stack(StackName=change_set["StackId"])
+            log("취소했습니다 (cancelled): 아무것도 바꾸지 않았습니다 (nothing changed)")
+            return DeployResult(config.name, "cancelled")
+        stack_id = change_set["StackId"]
+        watcher = StackWatcher(cfn, stack_id, log=log, poll_seconds=poll_seconds)
+        cfn.execute_change_set(ChangeSetName=change_set["Id"])
+        final = watcher.wait()
+        if final not in _SUCCESS:
+            reasons = "\n  ".join(watcher.failure_reasons()) or "(no reason reported)"
+            raise DeployError(
+                f"배포 실패 (deployment failed): {config.name} {final}\n  {reasons}\n"
+                "고친 뒤 `chatkit deploy`를 다시 실행하면 이어서 합니다. "
+                "(Fix the cause and run `chatkit deploy` again: it resumes.)"
+            )
+        status = "created" if kind == "CREATE" else "updated"
+    outputs = stack_outputs(aws, stack_id)
+    _publish_web_client(aws, stack_id, outputs, log)
+    for key, value in sorted(outputs.items()):
+        log(f"  {key:<16} {value}")
+    return DeployResult(config.name, status, outputs)
+
+
+def _delete(aws: Aws, stack: dict[str, Any], log: Log, poll: float, attempts: int = 3) -> None:
+    """Empty the web bucket and delete the stack; retry while it ends ``DELETE_FAILED``."""
+    cfn, stack_id = aws.client("cloudformation"), stack["StackId"]
+    for _ in range(attempts):
+        bucket = _web_bucket(aws, stack_id)
+        if bucket:
+            try:
+                removed = empty_bucket(aws, bucket)
+            except aws.client("s3").exceptions.NoSuchBucket:
+                removed = 0
+            log(f"웹 버킷 비움 (emptied) s3://{bucket}: {removed} objects")
+        watcher = StackWatcher(cfn, stack_id, log=log, poll_seconds=poll)
+        cfn.delete_stack(StackName=stack_id)
+        status = watcher.wait()
+        if status == "DELETE_COMPLETE":
+            return
+        log(f"삭제가 끝나지 않았습니다 ({status}): 다시 시도합니다 (retrying)")
+        for reason in watcher.failure_reasons():
+            log(f"  {reason}")
+    raise DeployError(
+        f"스택 삭제 실패 (could not delete) {stack['StackName']} after {attempts} attempts; "
+        "CloudFormation 콘솔에서 이유를 확인하세요. (See the CloudFormation console.)"
+    )
+
+
+def destroy(
+    aws: Aws,
+    name: str,
+    *,
+    confirm: Confirm | None = None,
+    log: Log = print,
+    poll_seconds: float = 5.0,
+) -> bool:
+    """Delete the stack and its artifacts; False if there was no stack (then only leftover
+    artifacts are removed)."""
+    StackConfig(name)  # validates the name
+    cfn = aws.client("cloudformation")
+    stack = describe_stack(cfn, name)
+    if stack is None:
+        log(f"스택이 없습니다 (no stack named {name}): 지울 것이 없습니다 (nothing to delete)")
+        delete_artifacts(aws, f"{name}/", log)
+        return False
+    resources = cfn.get_paginator("list_stack_resources").paginate(StackName=stack["StackId"])
+    kinds: dict[str, int] = {}
+    for page in resources:
+        for resource in page["StackResourceSummaries"]:
+            if resource.get("ResourceType"):
+                kinds[resource["ResourceType"]] = kinds.get(resource["ResourceType"], 0) + 1
+    log(
+        f"삭제 계획 (plan): 스택 (stack) {name} · 계정 (account) {aws.account_id} · "
+        f"리전 (region) {aws.region} · {stack['StackStatus']}\n"
+        f"지울 것 (to delete): {', '.join(f'{n}× {k}' for k, n in sorted(kinds.items()))}\n"
+        "대화 기록 테이블과 웹 버킷의 내용도 영구히 지워집니다. "
+        "(The history table and the web bucket's content are deleted for good.)"
+    )
+    if confirm is not None and not confirm(f"{name}을 지울까요? (Delete {name}?)"):
+        log("취소했습니다 (cancelled): 아무것도 지우지 않았습니다 (nothing deleted)")
+        return False
+    if not is_settled(stack["StackStatus"]):
+        log(f"진행 중인 작업을 기다립니다 (waiting for {stack['StackStatus']})")
+        StackWatcher(cfn, stack["StackId"], log=log, poll_seconds=poll_seconds).wait()
+    _delete(aws, stack, log, poll_seconds)
+    delete_artifacts(aws, f"{name}/", log)
+    log(f"삭제 완료 (deleted): {name}")
+    return True
