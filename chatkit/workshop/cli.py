@@ -69,8 +69,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo-rate",
         type=float,
-        default=0.0,
-        help="offline demo model tokens/s (default 0 = fast)",
+        help="offline demo model tokens/s, e.g. 0 = no delay (default: each notebook's own)",
     )
     parser.add_argument("--cell-timeout", type=_positive, default=600, help="seconds per cell")
 

@@ -10,7 +10,7 @@ whose Bedrock emulator is private to this kernel (so a notebook's checks of "the
 attendee shares (``CHATKIT_DYNAMODB_ENDPOINT``) — so isolation between attendees is real,
 and their history outlives the kernels::
 
-    stack = attach_offline_stack(rate=0.0)   # the inserted cell
+    stack = attach_offline_stack(rate=demo_rate)   # the inserted cell
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ __all__ = ["ATTACH_TAG", "SharedDynamoDB", "attach_cell_source", "attach_offline
 ATTACH_TAG = "workshop-attach"
 
 
-def attach_cell_source(rate: float) -> str:
-    """The code of the inserted cell."""
+def attach_cell_source(rate: str) -> str:
+    """The code of the inserted cell; ``rate`` is a Python expression (``"demo_rate"``)."""
     return (
         "# chatkit workshop: 강의가 함께 쓰는 DynamoDB에 연결, 이 커널만의 Bedrock 에뮬레이터\n"
         "# (the class's shared DynamoDB; a Bedrock emulator private to this kernel)\n"
         "from chatkit.workshop.kernel import attach_offline_stack\n\n"
-        f"stack = attach_offline_stack(rate={float(rate)!r})"
+        f"stack = attach_offline_stack(rate={rate})"
     )
 
 

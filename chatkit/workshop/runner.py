@@ -57,8 +57,8 @@ class Job:
     parameters: dict[str, Any]
     #: Environment changes for the attendee's kernels; ``None`` removes a variable.
     env: dict[str, str | None] = field(default_factory=dict)
-    #: Offline: insert the ``workshop-attach`` cell with this demo-model rate.
-    attach_rate: float | None = None
+    #: Offline: insert the ``workshop-attach`` cell (see :mod:`chatkit.workshop.kernel`).
+    attach: bool = False
     cell_timeout: int = 600
     kernel_name: str | None = None
 
@@ -77,11 +77,11 @@ def run_class(
     *,
     workers: int = 2,
     default_mode: str = "offline",
-    demo_rate: float = 0.0,
+    demo_rate: float | None = None,
     table_prefix: str = "",
     cell_timeout: int = 600,
     kernel_name: str | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
     echo: Callable[[str], None] = print,
 ) -> list[AttendeeResult]:
     """Run ``notebooks`` for every attendee not yet done; write the report; return every
@@ -125,7 +125,7 @@ def _plan(
     out: Path,
     *,
     default_mode: str,
-    demo_rate: float,
+    demo_rate: float | None,
     table_prefix: str,
     cell_timeout: int,
     kernel_name: str | None,
@@ -151,9 +151,11 @@ def _plan(
             env.update(_offline_env(shared, attendee.region or shared.region, demo_rate))
         if mode == "offline" or table_prefix:
             _create_tables(shared if mode == "offline" else base, table, state_table)
-        parameters = {"mode": mode, "user_id": attendee.user_id, "demo_rate": demo_rate}
+        parameters: dict[str, Any] = {"mode": mode, "user_id": attendee.user_id}
         if attendee.model_id:
             parameters["model_id"] = attendee.model_id
+        if demo_rate is not None:
+            parameters["demo_rate"] = demo_rate
         jobs.append(
             Job(
                 user_id=attendee.user_id,
@@ -162,7 +164,7 @@ def _plan(
                 directory=str(out / attendee.user_id),
                 parameters=parameters,
                 env=env,
-                attach_rate=demo_rate if mode == "offline" else None,
+                attach=mode == "offline",
                 cell_timeout=cell_timeout,
                 kernel_name=kernel_name,
             )
@@ -170,12 +172,12 @@ def _plan(
     return jobs
 
 
-def _offline_env(shared: Settings, region: str, demo_rate: float) -> dict[str, str | None]:
+def _offline_env(shared: Settings, region: str, demo_rate: float | None) -> dict[str, str | None]:
     """Point an offline attendee's kernels at the shared DynamoDB, never at real AWS."""
     return {
         "CHATKIT_DYNAMODB_ENDPOINT": shared.dynamodb_endpoint,
         "CHATKIT_BEDROCK_ENDPOINT": None,  # each kernel starts its own emulator
-        "CHATKIT_DEMO_RATE": str(demo_rate),
+        **({} if demo_rate is None else {"CHATKIT_DEMO_RATE": str(demo_rate)}),
         "AWS_ACCESS_KEY_ID": "offline",
         "AWS_SECRET_ACCESS_KEY": "offline",
         "AWS_SESSION_TOKEN": None,
@@ -196,12 +198,19 @@ def _create_tables(settings: Settings, table: str, state_table: str) -> None:
 # -- the pool (parent process) ------------------------------------------------------------
 
 
-def _execute(jobs: list[Job], workers: int, per_job: int, progress: bool) -> list[AttendeeResult]:
+def _execute(
+    jobs: list[Job], workers: int, per_job: int, progress: bool | None
+) -> list[AttendeeResult]:
     from tqdm.auto import tqdm
 
     context = multiprocessing.get_context("spawn")  # no fork of a process with server threads
     finished = context.Queue()
-    bar = tqdm(total=len(jobs) * per_job, unit="notebook", disable=not progress)
+    # progress None: a bar only on a terminal (tqdm's own rule)
+    bar = tqdm(
+        total=len(jobs) * per_job,
+        unit="notebook",
+        disable=None if progress is None else not progress,
+    )
     results = []
     with ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(jobs))),
@@ -283,7 +292,7 @@ def run_notebook(path: Path, job: Job) -> NotebookResult:
     started = time.perf_counter()
     try:
         papermill.execute_notebook(
-            _with_attach_cell(source, job.attach_rate),
+            _with_attach_cell(source, job, declared) if job.attach else source,
             str(output),
             parameters=parameters,
             kernel_name=job.kernel_name,
@@ -302,12 +311,18 @@ def run_notebook(path: Path, job: Job) -> NotebookResult:
     )
 
 
-def _with_attach_cell(nb: Any, rate: float | None) -> Any:
-    """Offline: the ``workshop-attach`` cell right after the parameters cell."""
-    if rate is None:
-        return nb
+def _with_attach_cell(nb: Any, job: Job, declared: Any) -> Any:
+    """The ``workshop-attach`` cell right after the parameters cell; the emulator runs at
+    the notebook's own ``demo_rate`` when it has one (papermill may have set it)."""
     import nbformat
 
+    from ..local import DEFAULT_RATE
+
+    rate = (
+        "demo_rate"
+        if "demo_rate" in declared
+        else repr(float(job.parameters.get("demo_rate", DEFAULT_RATE)))
+    )
     cell = nbformat.v4.new_code_cell(attach_cell_source(rate))
     cell.metadata["tags"] = [ATTACH_TAG]
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]

@@ -17,8 +17,8 @@ from chatkit.workshop.runner import _one_line, run_class
 
 ATTACHED = """import os
 assert stack.dynamodb.url == os.environ["CHATKIT_DYNAMODB_ENDPOINT"]
-assert stack.emulator.default_rate == demo_rate == 0.0
-print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')}")"""
+assert stack.emulator.default_rate == demo_rate
+print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')} rate={demo_rate}")"""
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def folder(tmp_path, write_notebook):
 
 
 def test_check_reports_the_failing_cell_and_runs_the_rest(class_db, folder, capsys, printed):
-    status = main(["workshop", "check", "--notebooks-dir", str(folder)])
+    status = main(["workshop", "check", "--notebooks-dir", str(folder), "--demo-rate", "0"])
     out = capsys.readouterr().out
     assert status == 1
     rows = {line.split()[0]: line for line in out.splitlines() if re.match(r"\d\d_", line)}
@@ -51,7 +51,9 @@ def test_check_reports_the_failing_cell_and_runs_the_rest(class_db, folder, caps
     )
     assert "FAILED" in rows["02_dies"] and "cell 3: DeadKernelError" in rows["02_dies"]
     scratch = out.rsplit("executed notebooks): ", 1)[1].strip()
-    assert "user=workshop-check model=-" in printed(f"{scratch}/workshop-check/00_attached.ipynb")
+    assert "user=workshop-check model=- rate=0.0" in printed(
+        f"{scratch}/workshop-check/00_attached.ipynb"
+    )
     # the notebook's stack.stop() left the class database running
     assert dynamodb_client(class_db).describe_table(TableName=class_db.table_name)
     shutil.rmtree(scratch)
@@ -62,8 +64,8 @@ def test_an_attendees_environment_does_not_leak_into_the_next(class_db, folder, 
     attendees = [Attendee("minsu", model_id="apac.model-a"), Attendee("jiwoo")]
     results = run_class(attendees, notebooks, tmp_path / "runs", workers=1, progress=False)
     assert [r.ok for r in results] == [True, True]
-    for user, model in (("minsu", "apac.model-a"), ("jiwoo", "-")):
-        assert f"user={user} model={model}" in printed(
+    for user, model in (("minsu", "apac.model-a"), ("jiwoo", "-")):  # rate: the notebook's own
+        assert f"user={user} model={model} rate=50.0" in printed(
             tmp_path / "runs" / user / "00_attached.ipynb"
         )
 
