@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -198,14 +199,24 @@ def _compile(stage: Path, python: str) -> None:
 
 def _write_zip(stage: Path, destination: Path) -> None:
     partial = destination.with_name(f"{destination.name}.partial-{os.getpid()}")
-    files = sorted(p for p in stage.rglob("*") if p.is_file())
+    files = sorted((p.relative_to(stage).as_posix(), p) for p in stage.rglob("*") if p.is_file())
     with zipfile.ZipFile(partial, "w") as bundle:
-        for path in files:
-            entry = zipfile.ZipInfo(path.relative_to(stage).as_posix(), ZIP_TIME)
+        for name, path in files:
+            entry = zipfile.ZipInfo(name, ZIP_TIME)
             entry.external_attr = 0o100644 << 16  # regular file, rw-r--r--
             entry.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(entry, path.read_bytes(), compresslevel=6)
     partial.replace(destination)
+
+
+def _prune(out: Path, keep: Path, min_age_seconds: float = 600) -> None:
+    """Remove older zips and their unpacked copies (each 50–150 MB); ones touched in the
+    last ``min_age_seconds`` stay, in case another process is using them."""
+    now = time.time()
+    for old in out.glob("chatkit-lambda-*.zip"):
+        if old != keep and now - old.stat().st_mtime > min_age_seconds:
+            old.unlink(missing_ok=True)
+            shutil.rmtree(out / "unpacked" / old.stem, ignore_errors=True)
 
 
 def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
@@ -226,7 +237,8 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
     deps_key = _digest(requirements, PLATFORMS, LAMBDA_PYTHON)[:16]
     core = _core_files()
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in core.items()}
-    release = _digest(deps_key, hashes, python is not None)[:16]
+    recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # this builder
+    release = _digest(deps_key, hashes, recipe, python is not None)[:16]
     destination = out / f"chatkit-lambda-{release}.zip"
     if destination.is_file() and not force:
         return Bundle.from_zip(destination, python, cached=True)
@@ -240,6 +252,7 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
         _write_zip(stage, destination)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    _prune(out, keep=destination)
     bundle = Bundle.from_zip(destination, python, cached=False)
     if bundle.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT:
         raise RuntimeError(

@@ -79,6 +79,15 @@ class MotoAws:
         """Clients for this stand-in account in ``region``."""
         return Aws(region, endpoint_url=self.url, credentials=_CREDENTIALS)
 
+    def set_stack_status(self, stack_id: str, status: str) -> None:
+        """Put a stack in a state real AWS leaves after a failure (``ROLLBACK_COMPLETE``,
+        ``DELETE_FAILED``…): moto never fails or rolls back, so rehearsals of
+        resuming need this."""
+        from moto.cloudformation.models import cloudformation_backends
+
+        _, _, _, region, account, _ = stack_id.split(":", 5)
+        cloudformation_backends[account][region].stacks[stack_id].status = status
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

@@ -1,0 +1,102 @@
+"""The Lambda zip: reproducible, only the runtime, importable by python3.12 from the zip
+alone, well under Lambda's size limit."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+
+from chatkit.cli import main
+from chatkit.deploy.package import LAMBDA_UNZIPPED_LIMIT, ZIP_TIME, build_bundle
+from chatkit.deploy.runtime import isolated_command, measure_cold_import, unpack
+
+NOT_IN_LAMBDA = (
+    "IPython/",
+    "ipywidgets/",
+    "ipykernel/",
+    "jupyter",
+    "nbformat/",
+    "notebook/",
+    "moto/",
+    "aiohttp/",
+    "anywidget/",
+    "chatkit/local/",
+    "chatkit/web/",
+    "chatkit/deploy/",
+    "chatkit/workshop/",
+    "chatkit_widgets/",
+)
+
+
+def test_the_same_inputs_give_the_same_zip(lambda_bundle):
+    rebuilt = build_bundle(force=True)
+    assert not rebuilt.cached and rebuilt.path == lambda_bundle.path
+    assert rebuilt.sha256 == lambda_bundle.sha256
+
+
+def test_zip_holds_the_runtime_and_nothing_for_jupyter(lambda_bundle):
+    with zipfile.ZipFile(lambda_bundle.path) as bundle:
+        entries = bundle.infolist()
+    names = [e.filename for e in entries]
+    assert names == sorted(names)
+    assert {e.date_time for e in entries} == {ZIP_TIME}
+    for required in ("chatkit/aws/handlers.py", "boto3/__init__.py", "langchain_aws/__init__.py"):
+        assert required in names
+    assert not [n for n in names if n.startswith(NOT_IN_LAMBDA)]
+    assert lambda_bundle.unzipped_bytes == sum(e.file_size for e in entries)
+    assert lambda_bundle.unzipped_bytes < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_pyc_files_are_hash_based_and_point_at_var_task(lambda_bundle, python312):
+    """Lambda's /var/task is read-only: without .pyc files every cold start compiles."""
+    assert lambda_bundle.compiled_with == python312
+    pyc = unpack(lambda_bundle.path) / "chatkit/aws/__pycache__/handlers.cpython-312.pyc"
+    data = pyc.read_bytes()
+    assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, unchecked: no mtime
+    script = (
+        "import marshal, importlib.util; "
+        f"data = open({str(pyc)!r}, 'rb').read(); "
+        "assert data[:4] == importlib.util.MAGIC_NUMBER; "
+        "print(marshal.loads(data[16:]).co_filename)"
+    )
+    out = subprocess.run([python312, "-I", "-c", script], capture_output=True, text=True)
+    assert out.stdout.strip() == "/var/task/chatkit/aws/handlers.py", out.stderr
+
+
+def test_every_core_module_imports_from_the_zip_alone(lambda_bundle, python312):
+    bundle_dir = unpack(lambda_bundle.path)
+    modules = sorted(
+        ".".join(p.relative_to(bundle_dir).with_suffix("").parts).removesuffix(".__init__")
+        for p in (bundle_dir / "chatkit").rglob("*.py")
+    )
+    script = (
+        "import importlib\n"
+        f"for name in {modules!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert module.__file__.startswith(sys.path[0]), module.__file__\n"
+        "import chatkit.aws.handlers as h\n"
+        "assert all(callable(getattr(h, n)) for n in h.__all__)\n"
+        "try:\n"
+        "    import chatkit.local\n"
+        "except ModuleNotFoundError:\n"
+        "    print('ok')\n"
+    )
+    result = subprocess.run(
+        isolated_command(python312, bundle_dir, script), capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]
+    assert "chatkit.aws.handlers" in modules and "chatkit.session" in modules
+
+
+def test_cold_import_is_measured_from_the_bundle(lambda_bundle, python312):
+    times = measure_cold_import(unpack(lambda_bundle.path), python312)
+    assert times.handlers_ms > 0 and times.chat_path_ms > 0
+    assert "ms" in str(times)
+
+
+def test_package_command_prints_path_sizes_hash_and_import_time(lambda_bundle, capsys):
+    assert main(["package"]) == 0
+    out = capsys.readouterr().out
+    assert str(lambda_bundle.path) in out and lambda_bundle.sha256 in out
+    assert "MB zipped" in out and "MB unzipped" in out and "(cached)" in out
+    assert "cold import" in out

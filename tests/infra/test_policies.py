@@ -1,0 +1,236 @@
+"""Least privilege in infra/template.yaml: no wildcard data actions or resources, the
+management API scoped to this WebSocket API's stage, Bedrock scoped to the model or
+inference profile — and enough: every AWS call the handlers make (recorded while they
+serve a real chat through the local gateway) is allowed by their function's role."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+from collections import defaultdict
+from typing import Any
+
+import botocore.client
+import pytest
+import websockets
+
+from chatkit.deploy.smoke import Endpoints, _http, run_smoke
+from chatkit.deploy.template import load_template
+from chatkit.local._invoker import DEFAULT_ROUTES, aws_handlers
+from chatkit.local.gateway import Gateway
+
+R = load_template()["Resources"]
+ROLE_OF_ROUTE = {
+    "$connect": "ConnectRole",
+    "$disconnect": "DisconnectRole",
+    "$default": "DefaultRole",
+    "GET /history": "HistoryRole",
+    "POST /login": "LoginRole",
+}
+PROFILE_ARN = (
+    "arn:${AWS::Partition}:bedrock:${BedrockRegion}:${AWS::AccountId}:inference-profile/${ModelId}"
+)
+
+
+def branches(value: Any) -> list[Any]:
+    """Both outcomes of an ``Fn::If`` (``AWS::NoValue`` dropped), else the value."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [v for v in value["Fn::If"][1:] if v != {"Ref": "AWS::NoValue"}]
+    return [value]
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(role: str) -> list[dict[str, Any]]:
+    """Every statement of the role's inline policies, each ``Fn::If`` branch separately."""
+    found = []
+    for policy in R[role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            for outcome in branches(statement):
+                for resource in branches(outcome["Resource"]):
+                    found.append({**outcome, "Resource": listed(resource)})
+    return found
+
+
+def all_roles() -> list[str]:
+    return sorted(n for n, r in R.items() if r["Type"] == "AWS::IAM::Role")
+
+
+def test_every_function_has_its_own_role():
+    functions = [r for r in R.values() if r["Type"] == "AWS::Lambda::Function"]
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions]
+    assert sorted(roles) == all_roles() == sorted(ROLE_OF_ROUTE.values())
+
+
+@pytest.mark.parametrize("role", all_roles())
+def test_no_wildcard_actions_or_resources(role):
+    for statement in statements(role):
+        assert statement["Effect"] == "Allow"
+        for action in listed(statement["Action"]):
+            assert "*" not in action, (role, action)
+        for resource in statement["Resource"]:
+            text = json.dumps(resource)
+            assert resource != "*" and '"*"' not in text, (role, resource)
+            if "*" in text:  # only the two scoped patterns below may contain a wildcard
+                assert text.endswith('/@connections/*"}') or "foundation-model" in text, text
+
+
+@pytest.mark.parametrize("role", all_roles())
+def test_roles_write_logs_only_to_their_function_log_group(role):
+    (function,) = [
+        r
+        for r in R.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    ]
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    logs = [s for s in statements(role) if any(a.startswith("logs:") for a in listed(s["Action"]))]
+    assert logs and all(s["Resource"] == [{"Fn::GetAtt": [log_group, "Arn"]}] for s in logs)
+
+
+def test_manage_connections_is_scoped_to_posting_on_this_api_stage():
+    granted = [
+        (role, s)
+        for role in all_roles()
+        for s in statements(role)
+        if "execute-api:ManageConnections" in listed(s["Action"])
+    ]
+    assert [role for role, _ in granted] == ["DefaultRole"]
+    ((_, statement),) = granted
+    assert statement["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+            "${WebSocketApi}/${StageName}/POST/@connections/*"
+        }
+    ]
+
+
+def test_bedrock_is_streaming_only_and_scoped_to_the_model_or_profile():
+    bedrock = {
+        role: [
+            s
+            for s in statements(role)
+            if any(a.startswith("bedrock:") for a in listed(s["Action"]))
+        ]
+        for role in all_roles()
+    }
+    assert {role for role, found in bedrock.items() if found} == {"DefaultRole"}
+    found = bedrock["DefaultRole"]
+    assert {a for s in found for a in listed(s["Action"])} == {
+        "bedrock:InvokeModelWithResponseStream"
+    }
+    resources = [(json.dumps(s["Resource"]), s.get("Condition")) for s in found]
+    profile = {"Fn::Sub": PROFILE_ARN}
+    assert (json.dumps([profile]), None) in resources  # profile id: the profile …
+    assert (  # … and its model in any destination region, only through that profile
+        json.dumps(
+            [{"Fn::Sub": "arn:${AWS::Partition}:bedrock:*::foundation-model/${BaseModelId}"}]
+        ),
+        {"ArnEquals": {"bedrock:InferenceProfileArn": profile}},
+    ) in resources
+    bare_model = "arn:${AWS::Partition}:bedrock:${BedrockRegion}::foundation-model/${ModelId}"
+    assert (json.dumps([{"Fn::Sub": bare_model}]), None) in resources  # bare model id
+
+
+# -- the roles are enough for what the handlers really do -------------------------------
+
+_route: contextvars.ContextVar[str | None] = contextvars.ContextVar("route", default=None)
+
+
+def _iam_action(service: str, operation: str) -> str:
+    if service == "dynamodb":
+        return f"dynamodb:{operation}"
+    if service == "bedrock-runtime":
+        return {"ConverseStream": "bedrock:InvokeModelWithResponseStream"}.get(
+            operation, f"bedrock:{operation}"
+        )
+    if service == "apigatewaymanagementapi":
+        return f"execute-api:ManageConnections:{operation}"
+    return f"{service}:{operation}"
+
+
+async def send_stop(endpoints: Endpoints) -> None:
+    """A ``stop`` (the only message that writes to the state table from ``$default``)."""
+    login = _http(endpoints.http_url + "/login", body={"user_id": "stopper"})
+    async with websockets.connect(f"{endpoints.ws_url}?token={login['token']}", proxy=None) as ws:
+        await ws.send(json.dumps({"type": "stop", "request_id": "r-stop"}))
+        await ws.send(json.dumps({"type": "ping"}))  # answered after the stop was read
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+
+
+@pytest.fixture
+def recorded_calls(monkeypatch, settings):
+    """(route → {(IAM action, table logical id or None)}) of every boto3 call the handlers
+    make while one user signs in, chats, stops, reads history and disconnects."""
+    calls: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
+    tables = {settings.table_name: "HistoryTable", settings.state_table_name: "StateTable"}
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        route = _route.get()
+        if route is not None:
+            action = _iam_action(client.meta.service_model.service_name, operation)
+            calls[route].add((action, tables.get(params.get("TableName"))))
+        return real_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+
+    def traced(route: str, handler: Any) -> Any:
+        def run(event: dict[str, Any], context: Any) -> Any:
+            token = _route.set(route)
+            try:
+                return handler(event, context)
+            finally:
+                _route.reset(token)
+
+        return run
+
+    handlers = {route: traced(route, aws_handlers()[route]) for route in DEFAULT_ROUTES}
+    env = {
+        "CHATKIT_MODE": "offline",
+        "CHATKIT_BEDROCK_ENDPOINT": settings.bedrock_endpoint,
+        "CHATKIT_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
+        "CHATKIT_TABLE": settings.table_name,
+        "CHATKIT_STATE_TABLE": settings.state_table_name,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Gateway(handlers, port=0, web_root=None) as gateway:
+        from chatkit.aws import handlers as module
+
+        module.cold_start()
+        endpoints = Endpoints.local(gateway.url)
+        result = asyncio.run(run_smoke(endpoints))
+        asyncio.run(send_stop(endpoints))
+    module.cold_start()
+    assert result.ok, result.summary()
+    return calls
+
+
+def allowed(role: str) -> set[tuple[str, str | None]]:
+    granted = set()
+    for statement in statements(role):
+        for action in listed(statement["Action"]):
+            for resource in statement["Resource"]:
+                table = (
+                    resource.get("Fn::GetAtt", [None])[0] if isinstance(resource, dict) else None
+                )
+                granted.add((action, table if table in ("HistoryTable", "StateTable") else None))
+    return granted
+
+
+def test_each_role_allows_every_call_its_handler_makes(recorded_calls):
+    assert set(recorded_calls) == {"$connect", "$disconnect", "$default", "GET /history"}
+    for route, calls in recorded_calls.items():
+        role = ROLE_OF_ROUTE[route]
+        needed = {
+            ("execute-api:ManageConnections", None) if a.startswith("execute-api:") else (a, t)
+            for a, t in calls
+        }
+        assert needed <= allowed(role), (route, needed - allowed(role))
+    # the management API is only ever used to post (the policy allows POST only)
+    posts = {a for a, _ in recorded_calls["$default"] if a.startswith("execute-api:")}
+    assert posts == {"execute-api:ManageConnections:PostToConnection"}
