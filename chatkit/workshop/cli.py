@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import Settings
-from .errors import InputError
+from .errors import InputError, problem
 from .results import AttendeeResult
 from .roster import MODES, Attendee
 
@@ -72,6 +72,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="offline demo model tokens/s, e.g. 0 = no delay (default: each notebook's own)",
     )
     parser.add_argument("--cell-timeout", type=_positive, default=600, help="seconds per cell")
+    parser.add_argument(
+        "--kernel", help="Jupyter kernel name, e.g. chatkit (default: the notebooks' own, python3)"
+    )
 
 
 def _positive(text: str) -> int:
@@ -92,8 +95,24 @@ def _bad_input(error: InputError) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> list:
+    """The selected notebooks; also checks ``--kernel`` names an installed kernel."""
     from .notebooks import discover_notebooks, select_notebooks
 
+    if args.kernel:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        installed = sorted(KernelSpecManager().find_kernel_specs())
+        if args.kernel not in installed:
+            raise InputError(
+                [
+                    problem(
+                        "--kernel",
+                        "--kernel",
+                        f"설치되지 않은 커널 {args.kernel!r}; 있는 커널: {', '.join(installed)}",
+                        f"no kernel named {args.kernel!r}; installed: {', '.join(installed)}",
+                    )
+                ]
+            )
     return select_notebooks(discover_notebooks(args.notebooks_dir), args.notebooks)
 
 
@@ -111,6 +130,7 @@ def _run(
         demo_rate=args.demo_rate,
         table_prefix=getattr(args, "table_prefix", ""),
         cell_timeout=args.cell_timeout,
+        kernel_name=args.kernel,
         progress=None,
     )
 

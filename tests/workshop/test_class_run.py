@@ -105,6 +105,7 @@ def test_a_rerun_skips_finished_attendees_and_runs_the_rest(class_run, capsys):
         ("name\nminsu\n", "00", "row 1 (header): missing column user_id"),
         ('user_id\nminsu\n"jiwoo\n', "00", "malformed CSV"),
         ("user_id\nminsu\n", "00,42", "unknown notebook '42'"),
+        ("user_id\nminsu\n", "00 --kernel no-such-kernel", "no kernel named 'no-such-kernel'"),
     ],
 )
 def test_bad_input_runs_nothing(tmp_path, capsys, roster, notebooks, message):
@@ -112,7 +113,16 @@ def test_bad_input_runs_nothing(tmp_path, capsys, roster, notebooks, message):
     path.write_text(roster, encoding="utf-8")
     out = tmp_path / "runs"
     status = main(
-        ["workshop", "run", "--roster", str(path), "--out", str(out), "--notebooks", notebooks]
+        [
+            "workshop",
+            "run",
+            "--roster",
+            str(path),
+            "--out",
+            str(out),
+            "--notebooks",
+            *notebooks.split(),
+        ]
     )
     err = capsys.readouterr().err
     assert status == 2
