@@ -1,26 +1,37 @@
 """Remove what a class left behind: each attendee's history items (their ``user_id`` and the
 ``user_id-…`` users the notebooks derive from it, e.g. ``minsu-ttl``), their own tables
-(``--table-prefix``), and deployed stacks. Always planned first; the CLI shows the plan
-(a dry run) and removes only with ``--yes``::
+(``--table-prefix``), and their deployed stacks (``--stack-prefix``, with ``chatkit.deploy``).
+Always planned first; the CLI shows the plan (a dry run) and removes only with ``--yes``::
 
-    plan = plan_clean(attendees, Settings.from_env())
+    plan = plan_clean(attendees, Settings.from_env(), stack_prefix="ws-", aws=Aws("ap-northeast-2"))
     print(format_plan(plan))
-    apply_clean(plan, Settings.from_env())
+    apply_clean(plan, Settings.from_env(), aws)
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
 from ..schema import HISTORY_TABLE
+from .errors import InputError, problem
 from .report import text_table
 from .roster import Attendee
 from .runner import attendee_tables
 
-__all__ = ["Removal", "apply_clean", "format_plan", "owner_of", "plan_clean"]
+__all__ = [
+    "Removal",
+    "apply_clean",
+    "deploy_available",
+    "format_plan",
+    "has_history",
+    "owner_of",
+    "plan_clean",
+]
 
 
 @dataclass
@@ -32,6 +43,8 @@ class Removal:
     partitions: dict[str, int] = field(default_factory=dict)
     #: the attendee's own tables (``--table-prefix``) that exist
     tables: list[str] = field(default_factory=list)
+    #: the attendee's deployed stacks (``--stack-prefix``) that exist
+    stacks: list[str] = field(default_factory=list)
 
     @property
     def items(self) -> int:
@@ -45,33 +58,48 @@ def owner_of(partition: str, user_ids: list[str]) -> str | None:
     return max(owners, key=len, default=None)
 
 
+def has_history(settings: Settings) -> bool:
+    """False offline without a shared DynamoDB: offline history ends with its kernels."""
+    return settings.mode == "aws" or bool(settings.dynamodb_endpoint)
+
+
+def deploy_available() -> bool:
+    """Stacks can only have been deployed with ``chatkit.deploy`` (guarded: a checkout may
+    not have it)."""
+    return importlib.util.find_spec("chatkit.deploy") is not None
+
+
 def plan_clean(
-    attendees: list[Attendee], settings: Settings, table_prefix: str = ""
+    attendees: list[Attendee],
+    settings: Settings,
+    table_prefix: str = "",
+    *,
+    stack_prefix: str = "",
+    aws: Any = None,
 ) -> list[Removal]:
-    """Look (read only) at what belongs to ``attendees``."""
-    from ..aws_clients import dynamodb_client
-
-    client = dynamodb_client(settings)
-    user_ids = [a.user_id for a in attendees]
-    removals = {u: Removal(u) for u in user_ids}
-    if table_prefix:
-        existing = _existing_tables(client)
-        for user_id in user_ids:
-            own = attendee_tables(user_id, table_prefix, settings)
-            removals[user_id].tables = [t for t in own if t in existing]
-            if own[0] in existing:
-                removals[user_id].partitions = dict(_partitions(client, own[0]))
-    else:
-        for partition, count in _partitions(client, settings.table_name).items():
-            owner = owner_of(partition, user_ids)
-            if owner is not None:
-                removals[owner].partitions[partition] = count
-    return [removals[u] for u in user_ids]
+    """Look (read only) at what belongs to ``attendees``; stacks ``<stack_prefix><user_id>``
+    are looked up with ``aws`` (a :class:`chatkit.deploy.aws.Aws`)."""
+    removals = {a.user_id: Removal(a.user_id) for a in attendees}
+    if has_history(settings):
+        _plan_history(removals, settings, table_prefix)
+    if stack_prefix and deploy_available():
+        _plan_stacks(attendees, removals, stack_prefix, aws)
+    return list(removals.values())
 
 
-def apply_clean(plan: list[Removal], settings: Settings) -> None:
-    """Remove everything in ``plan``: items with :meth:`HistoryStore.clear`, own tables
-    with ``DeleteTable``."""
+def apply_clean(
+    plan: list[Removal], settings: Settings, aws: Any = None, log: Callable[[str], None] = print
+) -> None:
+    """Remove everything in ``plan``: stacks with ``chatkit.deploy``'s ``destroy``, own
+    tables with ``DeleteTable``, items with :meth:`HistoryStore.clear`."""
+    if any(removal.stacks for removal in plan):
+        from ..deploy.stack import destroy
+
+        for removal in plan:
+            for stack in removal.stacks:
+                destroy(aws, stack, log=log)
+    if not has_history(settings):
+        return
     from ..aws_clients import dynamodb_client
     from ..history import HistoryStore
 
@@ -87,16 +115,80 @@ def apply_clean(plan: list[Removal], settings: Settings) -> None:
 
 
 def format_plan(plan: list[Removal]) -> str:
-    """One row per attendee: items (per user), own tables."""
+    """One row per attendee: items (per user), own tables, stacks."""
     rows = []
     for removal in plan:
         users = ", ".join(f"{p} {n}" for p, n in sorted(removal.partitions.items()))
         rows.append(
-            [removal.user_id, removal.items, users or "–", ", ".join(removal.tables) or "–"]
+            [
+                removal.user_id,
+                removal.items,
+                users or "–",
+                ", ".join(removal.tables) or "–",
+                ", ".join(removal.stacks) or "–",
+            ]
         )
     return text_table(
-        ["참가자 (attendee)", "아이템 (items)", "사용자별 (per user)", "테이블 (own tables)"], rows
+        [
+            "참가자 (attendee)",
+            "아이템 (items)",
+            "사용자별 (per user)",
+            "테이블 (own tables)",
+            "스택 (stacks)",
+        ],
+        rows,
     )
+
+
+def _plan_history(removals: dict[str, Removal], settings: Settings, table_prefix: str) -> None:
+    from ..aws_clients import dynamodb_client
+
+    client = dynamodb_client(settings)
+    user_ids = list(removals)
+    if table_prefix:
+        existing = _existing_tables(client)
+        for user_id in user_ids:
+            own = attendee_tables(user_id, table_prefix, settings)
+            removals[user_id].tables = [t for t in own if t in existing]
+            if own[0] in existing:
+                removals[user_id].partitions = dict(_partitions(client, own[0]))
+    else:
+        for partition, count in _partitions(client, settings.table_name).items():
+            owner = owner_of(partition, user_ids)
+            if owner is not None:
+                removals[owner].partitions[partition] = count
+
+
+def _plan_stacks(
+    attendees: list[Attendee], removals: dict[str, Removal], stack_prefix: str, aws: Any
+) -> None:
+    from ..deploy.progress import describe_stack
+    from ..deploy.stack import StackConfig
+
+    names, problems = {}, []
+    for attendee in attendees:
+        name = f"{stack_prefix}{attendee.user_id}"
+        try:
+            StackConfig(name)  # CloudFormation's naming rule
+        except ValueError:
+            problems.append(
+                problem(
+                    f"{attendee.row}행 user_id 열",
+                    f"row {attendee.row}, column user_id",
+                    f"스택 이름 {name!r}이 될 수 없습니다 "
+                    "(영문자로 시작, 영문·숫자·하이픈 40자 이내)",
+                    f"{name!r} cannot be a stack name (a letter, then letters, digits, hyphens; "
+                    "at most 40)",
+                )
+            )
+        names[attendee.user_id] = name
+    if problems:
+        raise InputError(problems)
+    cfn = aws.client("cloudformation")
+    for user_id, name in names.items():
+        stack = describe_stack(cfn, name)
+        if stack is not None and stack["StackStatus"] != "DELETE_COMPLETE":
+            removals[user_id].stacks.append(name)
 
 
 def _partitions(client: Any, table: str) -> Counter[str]:

@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from .errors import InputError, problem
@@ -56,6 +57,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     clean = sub.add_parser("clean", help="remove the attendees' history (dry run unless --yes)")
     clean.add_argument("--roster", required=True, type=Path)
     clean.add_argument("--table-prefix", default="", help="as given to `workshop run`")
+    clean.add_argument(
+        "--stack-prefix", default="", help="also destroy the stacks <prefix><user_id>"
+    )
+    clean.add_argument("--region", help="the stacks' region (default: CHATKIT_REGION/AWS_REGION)")
+    clean.add_argument("--endpoint-url", help="a stand-in AWS (moto) for a rehearsal")
     clean.add_argument("--yes", action="store_true", help="really remove (default: list only)")
     clean.set_defaults(run=_cmd_clean)
 
@@ -198,34 +204,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from .clean import apply_clean, format_plan, plan_clean
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .clean import apply_clean, format_plan, has_history, plan_clean
     from .roster import parse_roster
 
+    settings = Settings.from_env()
     try:
         attendees = parse_roster(args.roster)
+        aws = _stack_account(args, settings)
+        plan = plan_clean(
+            attendees, settings, args.table_prefix, stack_prefix=args.stack_prefix, aws=aws
+        )
     except InputError as error:
         return _bad_input(error)
-    settings = Settings.from_env()
-    if settings.mode == "offline" and not settings.dynamodb_endpoint:
+    except (ClientError, BotoCoreError) as error:
+        print(f"AWS 오류 (AWS error): {error}", file=sys.stderr)
+        return 1
+    if has_history(settings):
+        where = settings.dynamodb_endpoint or settings.region
+        print(f"DynamoDB {where} · 기록 테이블 (history table) {settings.table_name}")
+    else:
         print(
-            "오프라인 모드의 기록은 실행이 끝나면 사라지므로 지울 것이 없습니다; "
+            "오프라인 모드의 기록은 실행이 끝나면 사라지므로 지울 기록이 없습니다; "
             "공유 DynamoDB를 쓰려면 `chatkit emulators`의 export 줄을 먼저 실행하세요 "
-            "(offline history ends with its run: nothing to clean; to keep a shared "
+            "(offline history ends with its run: no history to clean; to keep a shared "
             "DynamoDB, run the `export` lines of `chatkit emulators` first)."
         )
-        return 0
-    plan = plan_clean(attendees, settings, args.table_prefix)
-    print(
-        f"DynamoDB: {settings.dynamodb_endpoint or settings.region} · table {settings.table_name}"
-    )
+    if aws is not None:
+        print(f"CloudFormation: {aws!r} · 스택 (stacks) {args.stack_prefix}<user_id>")
     print(format_plan(plan))
-    total = sum(r.items for r in plan)
+    counts = (
+        f"아이템 (items) {sum(r.items for r in plan)}, "
+        f"테이블 (tables) {sum(len(r.tables) for r in plan)}, "
+        f"스택 (stacks) {sum(len(r.stacks) for r in plan)}"
+    )
     if not args.yes:
         print(
-            f"\n시험 실행입니다: 아이템 {total}개를 지울 예정입니다. 지우려면 --yes를 붙이세요 "
-            f"(dry run: would remove {total} items; add --yes to remove them)."
+            f"\n시험 실행입니다. 지울 것: {counts}. 지우려면 --yes를 붙이세요 "
+            "(dry run: nothing removed; add --yes to remove them)."
         )
         return 0
-    apply_clean(plan, settings)
-    print(f"\n지웠습니다 (removed): 아이템 {total}개 (items)")
+    try:
+        apply_clean(plan, settings, aws)
+    except (ClientError, BotoCoreError) as error:
+        print(f"AWS 오류 (AWS error): {error}", file=sys.stderr)
+        return 1
+    print(f"\n지웠습니다 (removed): {counts}")
     return 0
+
+
+def _stack_account(args: argparse.Namespace, settings: Settings) -> Any:
+    """The account to look for attendee stacks in (``chatkit.deploy``'s ``Aws``), or None
+    without ``--stack-prefix`` or without ``chatkit.deploy``."""
+    from .clean import deploy_available
+
+    if not args.stack_prefix or not deploy_available():
+        return None
+    from ..deploy.aws import Aws
+
+    region = args.region or settings.region
+    if args.endpoint_url:  # a stand-in account (moto) for rehearsals, as `chatkit destroy`
+        dummy = {"aws_access_key_id": "stand-in", "aws_secret_access_key": "stand-in"}
+        return Aws(region, endpoint_url=args.endpoint_url, credentials=dummy)
+    return Aws(region)

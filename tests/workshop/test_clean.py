@@ -55,7 +55,8 @@ def test_dry_run_lists_then_yes_removes_only_the_roster(monkeypatch, settings, r
     }
     assert "minsu 4, minsu-ttl 2" in rows["minsu"] and "minsu-2 2" in rows["minsu-2"]
     total = sum(before[u] for u in ("minsu", "minsu-ttl", "minsu-2", "jiwoo"))
-    assert f"would remove {total} items; add --yes" in out
+    assert f"아이템 (items) {total}, 테이블 (tables) 0, 스택 (stacks) 0" in out
+    assert "dry run: nothing removed; add --yes" in out
 
     assert main(["workshop", "clean", "--roster", str(roster), "--yes"]) == 0
     assert "removed" in capsys.readouterr().out
@@ -81,7 +82,7 @@ def test_own_tables_of_a_table_prefix_are_deleted(monkeypatch, settings, roster,
 def test_offline_without_a_shared_database_has_nothing_to_clean(monkeypatch, roster, capsys):
     monkeypatch.delenv("CHATKIT_DYNAMODB_ENDPOINT", raising=False)
     assert main(["workshop", "clean", "--roster", str(roster), "--yes"]) == 0
-    assert "nothing to clean" in capsys.readouterr().out
+    assert "no history to clean" in capsys.readouterr().out
 
 
 def test_a_bad_roster_cleans_nothing(tmp_path, capsys):
@@ -89,3 +90,46 @@ def test_a_bad_roster_cleans_nothing(tmp_path, capsys):
     path.write_text("user_id\nminsu\nMINSU\n", encoding="utf-8")
     assert main(["workshop", "clean", "--roster", str(path), "--yes"]) == 2
     assert "row 3, column user_id: 'MINSU' duplicates row 2" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def stand_in_aws():
+    """A stand-in AWS account (moto server) with CloudFormation."""
+    from chatkit.local.moto_aws import MotoAws
+
+    with MotoAws() as fake:
+        yield fake
+
+
+def test_attendee_stacks_are_destroyed_with_the_deploy_package(stand_in_aws, roster, capsys):
+    cfn = stand_in_aws.aws().client("cloudformation")
+    topic = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
+    for user in ("minsu", "jiwoo", "other"):
+        cfn.create_stack(StackName=f"ws-{user}", TemplateBody=topic)
+    argv = ["workshop", "clean", "--roster", str(roster), "--stack-prefix", "ws-"]
+    argv += ["--endpoint-url", stand_in_aws.url, "--region", "ap-northeast-2"]
+
+    assert main(argv) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if " – " in line}
+    assert rows["minsu"].rstrip().endswith("ws-minsu") and rows["jiwoo"].rstrip().endswith(
+        "ws-jiwoo"
+    )
+    assert rows["minsu-2"].rstrip().endswith("–")  # no stack of theirs
+    assert {s["StackName"] for s in cfn.describe_stacks()["Stacks"]} >= {"ws-minsu", "ws-jiwoo"}
+
+    assert main([*argv, "--yes"]) == 0
+    assert "스택 (stacks) 2" in capsys.readouterr().out
+    live = {
+        s["StackName"]
+        for s in cfn.describe_stacks()["Stacks"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    }
+    assert "ws-other" in live and not {"ws-minsu", "ws-jiwoo"} & live
+
+
+def test_a_user_id_that_cannot_name_a_stack_is_bad_input(stand_in_aws, tmp_path, capsys):
+    path = tmp_path / "roster.csv"
+    path.write_text("user_id\nminsu\nkim_1\n", encoding="utf-8")
+    argv = ["workshop", "clean", "--roster", str(path), "--stack-prefix", "ws-"]
+    assert main([*argv, "--endpoint-url", stand_in_aws.url, "--yes"]) == 2
+    assert "row 3, column user_id: 'ws-kim_1' cannot be a stack name" in capsys.readouterr().err
