@@ -149,8 +149,10 @@ def _plan(
         if mode == "offline":
             assert shared is not None
             env.update(_offline_env(shared, attendee.region or shared.region, demo_rate))
-        if mode == "offline" or table_prefix:
-            _create_tables(shared if mode == "offline" else base, table, state_table)
+            _create_tables(shared, table, state_table)
+        elif table_prefix:  # their own tables in their account and region
+            account = base.with_(mode="aws", region=attendee.region or base.region)
+            _create_tables(account, table, state_table)
         parameters: dict[str, Any] = {"mode": mode, "user_id": attendee.user_id}
         if attendee.model_id:
             parameters["model_id"] = attendee.model_id

@@ -18,7 +18,8 @@ from chatkit.workshop.runner import _one_line, run_class
 ATTACHED = """import os
 assert stack.dynamodb.url == os.environ["CHATKIT_DYNAMODB_ENDPOINT"]
 assert stack.emulator.default_rate == demo_rate
-print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')} rate={demo_rate}")"""
+print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')} rate={demo_rate}")
+print(f"table={os.environ['CHATKIT_TABLE']}")"""
 
 
 @pytest.fixture
@@ -59,15 +60,24 @@ def test_check_reports_the_failing_cell_and_runs_the_rest(class_db, folder, caps
     shutil.rmtree(scratch)
 
 
-def test_an_attendees_environment_does_not_leak_into_the_next(class_db, folder, tmp_path, printed):
+def test_attendees_get_their_own_environment_and_tables_and_nothing_leaks(
+    class_db, folder, tmp_path, printed
+):
+    """Two attendees one after the other in the same worker: the second does not inherit
+    the first one's model id; with a table prefix each has their own tables."""
     notebooks = discover_notebooks(folder)[:1]
     attendees = [Attendee("minsu", model_id="apac.model-a"), Attendee("jiwoo")]
-    results = run_class(attendees, notebooks, tmp_path / "runs", workers=1, progress=False)
+    results = run_class(
+        attendees, notebooks, tmp_path / "runs", workers=1, table_prefix="tp-", progress=False
+    )
     assert [r.ok for r in results] == [True, True]
+    client = dynamodb_client(class_db)
     for user, model in (("minsu", "apac.model-a"), ("jiwoo", "-")):  # rate: the notebook's own
-        assert f"user={user} model={model} rate=50.0" in printed(
-            tmp_path / "runs" / user / "00_attached.ipynb"
-        )
+        text = printed(tmp_path / "runs" / user / "00_attached.ipynb")
+        assert f"user={user} model={model} rate=50.0" in text
+        assert f"table=tp-{user}-history" in text
+        assert client.describe_table(TableName=f"tp-{user}-history")
+        assert client.describe_table(TableName=f"tp-{user}-state")
 
 
 def test_one_line_errors():
