@@ -7,10 +7,10 @@ reproducible — the same inputs give the same sha256.
     build/lambda/chatkit-lambda-3f2a….zip  58.8 MB zipped · 174.1 MB unzipped · sha256 9c1e…
 
 Steps: ``pip install --platform manylinux… --only-binary=:all: --target`` of the
-dependencies (cached per requirement set in ``<out>/deps/``, downloads in
-``<out>/pip-cache/``), copy the core, compile ``.pyc`` files with Python 3.12 (Lambda's
-``/var/task`` is read-only, so without them every cold start compiles from source), and
-zip with sorted entries and fixed timestamps. An unchanged build is reused.
+dependencies and their ``.pyc`` files compiled by Python 3.12 (cached per requirement set
+in ``<out>/deps/``, downloads in ``<out>/pip-cache/``), then the core and its ``.pyc``
+files (Lambda's ``/var/task`` is read-only: without them every cold start compiles from
+source), zipped with sorted entries and fixed timestamps. An unchanged build is reused.
 """
 
 from __future__ import annotations
@@ -138,8 +138,9 @@ def _core_files() -> dict[str, bytes]:
     return found
 
 
-def _install_dependencies(requirements: list[str], python: str, out: Path, key: str) -> Path:
-    """pip-install ``requirements`` for the Lambda platform into ``out/deps/<key>``."""
+def _install_dependencies(requirements: list[str], python: str | None, out: Path, key: str) -> Path:
+    """pip-install ``requirements`` for the Lambda platform into ``out/deps/<key>`` and
+    compile them with ``python`` (3.12; None: this interpreter installs, no ``.pyc``)."""
     target = out / "deps" / key
     if target.is_dir():
         return target
@@ -147,7 +148,7 @@ def _install_dependencies(requirements: list[str], python: str, out: Path, key: 
     shutil.rmtree(partial, ignore_errors=True)
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     command = [
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        python or sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--no-compile", "--only-binary=:all:", *platforms,
         "--python-version", PYTHON_VERSION, "--implementation", "cp",
         "--target", str(partial), "--cache-dir", str(out / "pip-cache"), *requirements,
@@ -160,6 +161,8 @@ def _install_dependencies(requirements: list[str], python: str, out: Path, key: 
             "의존성 설치에 실패했습니다 (pip install failed):\n" + result.stderr[-3000:]
         )
     shutil.rmtree(partial / "bin", ignore_errors=True)  # console scripts: not used on Lambda
+    if python:
+        _compile(partial, partial, python, workers=0)
     try:
         partial.rename(target)
     except OSError:  # a concurrent build finished first: use its result
@@ -183,14 +186,15 @@ def _stage(deps: Path, core: dict[str, bytes], stage: Path) -> None:
         destination.write_bytes(content)
 
 
-def _compile(stage: Path, python: str) -> None:
-    """Hash-based ``.pyc`` files (no timestamps inside, so reproducible), with the source
-    paths Lambda will see (``/var/task/…``)."""
+def _compile(root: Path, tree: Path, python: str, workers: int = 1) -> None:
+    """Hash-based ``.pyc`` files for ``tree`` (no timestamps inside, so reproducible),
+    naming the source paths Lambda will see (``root`` → ``/var/task``); ``workers=0``:
+    one process per CPU."""
     subprocess.run(
         [
-            python, "-m", "compileall", "-q", "-j", "0",
+            python, "-m", "compileall", "-q", "-j", str(workers),
             "--invalidation-mode", "unchecked-hash",
-            "-s", str(stage), "-p", "/var/task", str(stage),
+            "-s", str(root), "-p", "/var/task", str(tree),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -209,14 +213,19 @@ def _write_zip(stage: Path, destination: Path) -> None:
     partial.replace(destination)
 
 
-def _prune(out: Path, keep: Path, min_age_seconds: float = 600) -> None:
-    """Remove older zips and their unpacked copies (each 50–150 MB); ones touched in the
-    last ``min_age_seconds`` stay, in case another process is using them."""
+def _prune(out: Path, keep: tuple[Path, Path], min_age_seconds: float = 600) -> None:
+    """Remove older zips, their unpacked copies and older dependency installs (each
+    50–150 MB); ones touched in the last ``min_age_seconds`` stay, in case another
+    process is using them."""
     now = time.time()
-    for old in out.glob("chatkit-lambda-*.zip"):
-        if old != keep and now - old.stat().st_mtime > min_age_seconds:
+    for old in [*out.glob("chatkit-lambda-*.zip"), *out.glob("deps/*")]:
+        if old in keep or now - old.stat().st_mtime < min_age_seconds:
+            continue
+        if old.suffix == ".zip":
             old.unlink(missing_ok=True)
             shutil.rmtree(out / "unpacked" / old.stem, ignore_errors=True)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
@@ -234,7 +243,7 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
         python = None
         print("참고: python3.12이 없어 .pyc 없이 만듭니다 (note: no python3.12, no .pyc files)")
     requirements = runtime_requirements()
-    deps_key = _digest(requirements, PLATFORMS, LAMBDA_PYTHON)[:16]
+    deps_key = _digest(requirements, PLATFORMS, LAMBDA_PYTHON, python is not None)[:16]
     core = _core_files()
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in core.items()}
     recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # this builder
@@ -242,17 +251,17 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
     destination = out / f"chatkit-lambda-{release}.zip"
     if destination.is_file() and not force:
         return Bundle.from_zip(destination, python, cached=True)
-    deps = _install_dependencies(requirements, python or sys.executable, out, deps_key)
+    deps = _install_dependencies(requirements, python, out, deps_key)
     stage = out / f"stage-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     try:
         _stage(deps, core, stage)
         if python:
-            _compile(stage, python)
+            _compile(stage, stage / "chatkit", python)
         _write_zip(stage, destination)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    _prune(out, keep=destination)
+    _prune(out, keep=(destination, deps))
     bundle = Bundle.from_zip(destination, python, cached=False)
     if bundle.unzipped_bytes > LAMBDA_UNZIPPED_LIMIT:
         raise RuntimeError(
