@@ -4,8 +4,8 @@ The file is written atomically when the attendee's notebooks have all run; it is
 attendee's *done marker* when every notebook passed (a rerun skips them)::
 
     >>> r = AttendeeResult("minsu", [NotebookResult("00_setup", "ok", 3.2)])
-    >>> r.ok, r.covers(["00_setup"]), r.covers(["00_setup", "03_dynamodb_history"])
-    (True, True, False)
+    >>> r.done(["00_setup"]), r.done(["00_setup", "03_dynamodb_history"])
+    (True, False)
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class AttendeeResult:
     def covers(self, names: Iterable[str]) -> bool:
         """True when each of ``names`` ran (passed or not)."""
         return set(names) <= {nb.notebook for nb in self.notebooks}
+
+    def done(self, names: Iterable[str]) -> bool:
+        """Finished for a run of ``names``: each of them ran and every notebook passed."""
+        return self.ok and self.covers(names)
 
     def save(self, directory: Path) -> None:
         """Write ``result.json`` atomically (a killed run never leaves half a marker)."""

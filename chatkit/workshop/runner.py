@@ -92,7 +92,7 @@ def run_class(
     todo = []
     for attendee in attendees:
         previous = load_result(out / attendee.user_id)
-        if previous is not None and previous.ok and previous.covers(names):
+        if previous is not None and previous.done(names):
             echo(f"skip {attendee.user_id} (done)")
             results[attendee.user_id] = previous
         else:

@@ -35,8 +35,10 @@ def test_result_round_trips_and_is_the_done_marker(tmp_path):
     minsu, jiwoo = results()
     minsu.save(tmp_path / "minsu")
     assert load_result(tmp_path / "minsu") == minsu
-    assert minsu.ok and minsu.covers(NOTEBOOKS) and not minsu.covers([*NOTEBOOKS, "04_chat"])
-    assert not jiwoo.ok and minsu.seconds == 10.0
+    assert minsu.done(NOTEBOOKS) and not minsu.done([*NOTEBOOKS, "04_chat"])
+    assert minsu.done(NOTEBOOKS[:1])  # a rerun of fewer notebooks
+    assert not jiwoo.ok and not jiwoo.done(["00_setup"])  # a failed attendee runs again
+    assert minsu.seconds == 10.0
     assert [p.name for p in (tmp_path / "minsu").iterdir()] == [RESULT_FILE]
     saved = json.loads((tmp_path / "minsu" / RESULT_FILE).read_text(encoding="utf-8"))
     assert saved["notebooks"][0]["notebook"] == "00_setup"
