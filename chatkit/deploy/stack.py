@@ -51,6 +51,7 @@ __all__ = [
     "deploy",
     "destroy",
     "stack_outputs",
+    "web_bucket",
 ]
 
 Confirm = Callable[[str], bool]
@@ -235,10 +236,12 @@ def _show_changes(change_set: dict[str, Any], log: Log) -> None:
         )
 
 
-def _web_bucket(aws: Aws, stack_id: str) -> str | None:
-    """The stack's web bucket (None if the stack has none, or no longer has one)."""
+def web_bucket(aws: Aws, stack: str) -> str | None:
+    """The web bucket of ``stack`` (a name or id); None if there is no such stack or bucket."""
+    if describe_stack(aws.client("cloudformation"), stack) is None:
+        return None
     pages = aws.client("cloudformation").get_paginator("list_stack_resources")
-    for page in pages.paginate(StackName=stack_id):
+    for page in pages.paginate(StackName=stack):
         for resource in page["StackResourceSummaries"]:
             if resource["LogicalResourceId"] == "WebBucket":
                 return resource.get("PhysicalResourceId") or None
@@ -246,7 +249,7 @@ def _web_bucket(aws: Aws, stack_id: str) -> str | None:
 
 
 def _publish_web_client(aws: Aws, stack_id: str, outputs: dict[str, str], log: Log) -> None:
-    bucket = _web_bucket(aws, stack_id)
+    bucket = web_bucket(aws, stack_id)
     if bucket is None:
         log("웹 버킷이 없습니다 (no web bucket in the stack): 웹 클라이언트를 건너뜁니다 (skipped)")
         return
@@ -317,7 +320,7 @@ def _delete(aws: Aws, stack: dict[str, Any], log: Log, poll: float, attempts: in
     """Empty the web bucket and delete the stack; retry while it ends ``DELETE_FAILED``."""
     cfn, stack_id = aws.client("cloudformation"), stack["StackId"]
     for _ in range(attempts):
-        bucket = _web_bucket(aws, stack_id)
+        bucket = web_bucket(aws, stack_id)
         if bucket:
             try:
                 removed = empty_bucket(aws, bucket)

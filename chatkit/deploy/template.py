@@ -18,7 +18,13 @@ from typing import Any
 
 import yaml
 
-__all__ = ["TEMPLATE_PATH", "load_template", "resource_summary", "template_text"]
+__all__ = [
+    "TEMPLATE_PATH",
+    "lint_template",
+    "load_template",
+    "resource_summary",
+    "template_text",
+]
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
@@ -62,3 +68,11 @@ def resource_summary(template: dict[str, Any]) -> list[tuple[str, int]]:
     """``[(resource type, count)]`` sorted by type: what a new stack creates."""
     counts = Counter(resource["Type"] for resource in template["Resources"].values())
     return sorted(counts.items())
+
+
+def lint_template() -> list[str]:
+    """cfn-lint's findings on the template, errors and warnings alike (empty: clean).
+    cfn-lint works offline; it comes with the ``dev`` extra and with moto's server."""
+    from cfnlint.api import lint_file
+
+    return [str(match) for match in lint_file(TEMPLATE_PATH)]
