@@ -92,19 +92,24 @@ async def relay(
     producer = asyncio.create_task(produce())
     started = clock()
     next_stop_check = started + stop_check_interval
+    pending: list[Any] = []  # taken from the queue, not handled yet
     try:
         while True:
             now = clock()
-            waits = [
-                w
-                for w in (coalescer.due(now), next_stop_check - now if stop_requested else None)
-                if w is not None
-            ]
-            try:
-                item = await asyncio.wait_for(queue.get(), max(0.0, min(waits)) if waits else None)
-            except asyncio.TimeoutError:
-                item = None
-            now = clock()
+            if not pending:
+                waits = [
+                    w
+                    for w in (coalescer.due(now), next_stop_check - now if stop_requested else None)
+                    if w is not None
+                ]
+                try:
+                    timeout = max(0.0, min(waits)) if waits else None
+                    pending.append(await asyncio.wait_for(queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    pending.append(None)
+                pending.extend(_drain(queue))  # what came while the last post ran
+                now = clock()
+            item = _pop_joined(pending)
             if item is _DONE:
                 break
             if isinstance(item, Delta):
@@ -130,8 +135,29 @@ async def relay(
             producer.cancel()
         await asyncio.gather(producer, return_exceptions=True)
     if result.outcome == "stopped":
-        await _finish_stopped(send, queue, coalescer, result, started, clock)
+        produced = [*pending, *_drain(queue)]
+        await _finish_stopped(send, produced, coalescer, result, started, clock)
     return result
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    """Everything waiting in ``queue``, without waiting."""
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+def _pop_joined(pending: list[Any]) -> Any:
+    """The first pending item; consecutive deltas come out joined into one (when posting
+    is slower than the model, the next frame carries all the text that came meanwhile)."""
+    item = pending.pop(0)
+    if not isinstance(item, Delta) or not pending or not isinstance(pending[0], Delta):
+        return item
+    texts = [item.text]
+    while pending and isinstance(pending[0], Delta):
+        texts.append(pending.pop(0).text)
+    return Delta(item.request_id, "".join(texts))
 
 
 async def _send_delta(send: _Sender, text: str, result: RelayResult, now: float) -> None:
@@ -142,7 +168,7 @@ async def _send_delta(send: _Sender, text: str, result: RelayResult, now: float)
 
 async def _finish_stopped(
     send: _Sender,
-    queue: asyncio.Queue[Any],
+    produced: list[Any],
     coalescer: DeltaCoalescer,
     result: RelayResult,
     started: float,
@@ -151,10 +177,7 @@ async def _finish_stopped(
     """After a stop: deliver the text the session already produced (it is what was stored
     as the interrupted answer), then a final ``end`` with ``stop_reason: stopped``."""
     pending = [coalescer.flush(clock()) or ""]
-    while not queue.empty():
-        item = queue.get_nowait()
-        if isinstance(item, Delta):
-            pending.append(item.text)
+    pending += [item.text for item in produced if isinstance(item, Delta)]
     try:
         if text := "".join(pending):  # one delta; FrameWriter splits it if it is large
             await _send_delta(send, text, result, clock())

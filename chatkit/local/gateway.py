@@ -575,7 +575,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     try:
         with Gateway(host=host, port=port, static_config={"mode": settings.mode}) as gateway:
             print(f"chatkit serving on {gateway.url}/", flush=True)
-            stopped.wait()
+            # Wake up now and then: a signal that lands on another thread only runs its
+            # Python handler once the main thread runs bytecode again.
+            while not stopped.wait(0.5):
+                pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -621,20 +621,25 @@ async def test_fixtures_match_the_events_the_gateway_produces(start_gateway):
 # -- chatkit serve ----------------------------------------------------------------------
 
 
-def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
+def _offline_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
     env.update(
         CHATKIT_MODE="offline",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
+        **extra,
     )
+    return env
+
+
+def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "chatkit", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=_offline_env(),
         cwd=ROOT,
     )
     try:
@@ -657,3 +662,36 @@ def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+_SIGNAL_FROM_ANOTHER_THREAD = """
+import signal, threading, time
+from chatkit.local.gateway import serve
+
+def deliver():
+    while not any(t.name == "chatkit-gateway" for t in threading.enumerate()):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # handled on this thread
+
+threading.Thread(target=deliver, daemon=True).start()
+serve(port=0)
+"""
+
+
+def test_chatkit_serve_stops_when_the_signal_lands_on_another_thread():
+    """The kernel may deliver SIGTERM to any thread; the main thread must still notice."""
+    endpoints = {  # configured endpoints: no offline stack is started
+        "CHATKIT_BEDROCK_ENDPOINT": "http://127.0.0.1:9",
+        "CHATKIT_DYNAMODB_ENDPOINT": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_FROM_ANOTHER_THREAD],
+        capture_output=True,
+        text=True,
+        env=_offline_env(**endpoints),
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("chatkit serving on http://127.0.0.1:")

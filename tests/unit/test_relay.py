@@ -61,6 +61,7 @@ async def test_coalesced_text_is_flushed_even_when_the_model_pauses():
     async def pausing():
         yield Start("r1", "demo", "t")
         yield Delta("r1", "a")
+        await asyncio.sleep(0.01)
         yield Delta("r1", "b")  # buffered: arrives right after the first flush
         await asyncio.sleep(0.3)  # the model pauses; "b" must not wait for the next token
         yield Delta("r1", "c")
@@ -76,6 +77,21 @@ async def test_coalesced_text_is_flushed_even_when_the_model_pauses():
     texts = [p["text"] for p in posts if p["type"] == "delta"]
     assert texts == ["a", "b", "c"]
     assert stamps[2] - stamps[1] < stamps[3] - stamps[2], "b was flushed before c arrived"
+
+
+async def test_slow_posts_carry_everything_that_arrived_meanwhile():
+    """When posting is slower than the model (a busy gateway), the next frame takes all the
+    waiting text: frames must not fall back to one token each and lag ever further behind."""
+    source, posts = Source(300, gap=0.001), Posts()
+
+    def slow_post(frame: str) -> None:
+        time.sleep(0.05)
+        posts(frame)
+
+    await relay(source(), slow_post, request_id="r1")
+    deltas = [p for p in posts if p["type"] == "delta"]
+    assert "".join(d["text"] for d in deltas) == "가" * 300
+    assert len(deltas) < 300 / 10, [len(d["text"]) for d in deltas]
 
 
 async def test_gone_stops_the_generation_within_one_chunk():
