@@ -97,6 +97,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             bedrock_region=args.bedrock_region,
             stage=args.stage,
             ttl_days=args.ttl_days,
+            snapstart=not args.no_snapstart,
         )
         aws = _aws(args)
         bundle = build_bundle()
@@ -157,6 +158,9 @@ def register(commands: Any) -> None:
     deploy.add_argument("--bedrock-region", help="Bedrock's region (default: the app's region)")
     deploy.add_argument("--stage", default="prod", help="WebSocket stage name (default prod)")
     deploy.add_argument("--ttl-days", type=int, default=30, help="history TTL (default 30)")
+    deploy.add_argument(
+        "--no-snapstart", action="store_true", help="no Lambda SnapStart (no snapshot cache cost)"
+    )
     deploy.add_argument("--yes", action="store_true", help="do not ask before changing")
     deploy.set_defaults(run=_cmd_deploy)
 

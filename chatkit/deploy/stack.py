@@ -89,6 +89,8 @@ class StackConfig:
     bedrock_region: str | None = None
     stage: str = "prod"
     ttl_days: int = 30
+    #: Lambda SnapStart on the published versions (faster cold starts; bills a snapshot cache).
+    snapstart: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -147,6 +149,7 @@ def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) 
         "BedrockRegion": config.bedrock_region or aws.region,
         "StageName": config.stage,
         "TtlDays": str(config.ttl_days),
+        "SnapStart": "Enabled" if config.snapstart else "Disabled",
         "CodeBucket": code[0],
         "CodeKey": code[1],
         "WebSocketAccessLogs": _websocket_access_logs(aws, log),

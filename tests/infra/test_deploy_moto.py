@@ -83,9 +83,12 @@ def test_deploy_creates_the_stack_then_finds_it_up_to_date(aws, name, tiny_bundl
     assert again.status == "unchanged" and any("up to date" in line for line in lines)
     assert not any("UPDATE_IN_PROGRESS" in line for line in lines)
 
-    assert quick(aws, name, tiny_bundle, lines, ttl_days=7).status == "updated"
+    assert quick(aws, name, tiny_bundle, lines, ttl_days=7, snapstart=False).status == "updated"
     variables = function_config(aws, name, "DefaultFunction")["Environment"]["Variables"]
     assert str(variables["CHATKIT_TTL_DAYS"]) == "7"
+    stack = describe_stack(aws.client("cloudformation"), name)
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["SnapStart"] == "Disabled" and parameters["BedrockRegion"] == aws.region
     destroy(aws, name, log=lines.append, poll_seconds=0.05)
 
 
