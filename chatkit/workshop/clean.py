@@ -1,16 +1,15 @@
 """Remove what a class left behind: each attendee's history items (their ``user_id`` and the
 ``user_id-…`` users the notebooks derive from it, e.g. ``minsu-ttl``), their own tables
-(``--table-prefix``), and their deployed stacks (``--stack-prefix``, with ``chatkit.deploy``).
+(``--table-prefix``), and their deployed stacks (``chatkit-<user_id>``, with ``chatkit.deploy``).
 Always planned first; the CLI shows the plan (a dry run) and removes only with ``--yes``::
 
-    plan = plan_clean(attendees, Settings.from_env(), stack_prefix="ws-", aws=Aws("ap-northeast-2"))
+    plan = plan_clean(attendees, Settings.from_env(), aws=Aws("ap-northeast-2"))
     print(format_plan(plan))
     apply_clean(plan, Settings.from_env(), aws)
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,15 +17,13 @@ from typing import Any
 
 from ..config import Settings
 from ..schema import HISTORY_TABLE
-from .errors import InputError, problem
+from .naming import DEFAULT_STACK_PREFIX, attendee_stacks, attendee_tables
 from .report import text_table
 from .roster import Attendee
-from .runner import attendee_tables
 
 __all__ = [
     "Removal",
     "apply_clean",
-    "deploy_available",
     "format_plan",
     "has_history",
     "owner_of",
@@ -63,26 +60,20 @@ def has_history(settings: Settings) -> bool:
     return settings.mode == "aws" or bool(settings.dynamodb_endpoint)
 
 
-def deploy_available() -> bool:
-    """Stacks can only have been deployed with ``chatkit.deploy`` (guarded: a checkout may
-    not have it)."""
-    return importlib.util.find_spec("chatkit.deploy") is not None
-
-
 def plan_clean(
     attendees: list[Attendee],
     settings: Settings,
     table_prefix: str = "",
     *,
-    stack_prefix: str = "",
+    stack_prefix: str = DEFAULT_STACK_PREFIX,
     aws: Any = None,
 ) -> list[Removal]:
-    """Look (read only) at what belongs to ``attendees``; stacks ``<stack_prefix><user_id>``
-    are looked up with ``aws`` (a :class:`chatkit.deploy.aws.Aws`)."""
+    """Look (read only) at what belongs to ``attendees``; with ``aws`` (a
+    :class:`chatkit.deploy.aws.Aws`) also at their stacks ``<stack_prefix><user_id>``."""
     removals = {a.user_id: Removal(a.user_id) for a in attendees}
     if has_history(settings):
         _plan_history(removals, settings, table_prefix)
-    if stack_prefix and deploy_available():
+    if aws is not None:
         _plan_stacks(attendees, removals, stack_prefix, aws)
     return list(removals.values())
 
@@ -163,29 +154,9 @@ def _plan_stacks(
     attendees: list[Attendee], removals: dict[str, Removal], stack_prefix: str, aws: Any
 ) -> None:
     from ..deploy.progress import describe_stack
-    from ..deploy.stack import StackConfig
 
-    names, problems = {}, []
-    for attendee in attendees:
-        name = f"{stack_prefix}{attendee.user_id}"
-        try:
-            StackConfig(name)  # CloudFormation's naming rule
-        except ValueError:
-            problems.append(
-                problem(
-                    f"{attendee.row}행 user_id 열",
-                    f"row {attendee.row}, column user_id",
-                    f"스택 이름 {name!r}이 될 수 없습니다 "
-                    "(영문자로 시작, 영문·숫자·하이픈 40자 이내)",
-                    f"{name!r} cannot be a stack name (a letter, then letters, digits, hyphens; "
-                    "at most 40)",
-                )
-            )
-        names[attendee.user_id] = name
-    if problems:
-        raise InputError(problems)
     cfn = aws.client("cloudformation")
-    for user_id, name in names.items():
+    for user_id, name in attendee_stacks(attendees, stack_prefix).items():
         stack = describe_stack(cfn, name)
         if stack is not None and stack["StackStatus"] != "DELETE_COMPLETE":
             removals[user_id].stacks.append(name)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from .errors import InputError, problem
+from .naming import DEFAULT_STACK_PREFIX, deploy_available
 from .results import AttendeeResult
 from .roster import MODES, Attendee
 
@@ -51,6 +52,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="attendees run at once (default: CPU count)",
     )
     run.add_argument("--table-prefix", default="", help="own tables <prefix><user_id>-history")
+    run.add_argument(
+        "--stack-prefix",
+        default=DEFAULT_STACK_PREFIX,
+        help=f"stack_name of notebooks 07/08: <prefix><user_id> (default {DEFAULT_STACK_PREFIX})",
+    )
     _common(run)
     run.set_defaults(run=_cmd_run)
 
@@ -58,7 +64,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     clean.add_argument("--roster", required=True, type=Path)
     clean.add_argument("--table-prefix", default="", help="as given to `workshop run`")
     clean.add_argument(
-        "--stack-prefix", default="", help="also destroy the stacks <prefix><user_id>"
+        "--stack-prefix",
+        default=DEFAULT_STACK_PREFIX,
+        help=f"attendee stacks <prefix><user_id> (default {DEFAULT_STACK_PREFIX}; aws mode)",
     )
     clean.add_argument("--region", help="the stacks' region (default: CHATKIT_REGION/AWS_REGION)")
     clean.add_argument("--endpoint-url", help="a stand-in AWS (moto) for a rehearsal")
@@ -135,6 +143,7 @@ def _run(
         default_mode=args.mode or Settings.from_env().mode,
         demo_rate=args.demo_rate,
         table_prefix=getattr(args, "table_prefix", ""),
+        stack_prefix=getattr(args, "stack_prefix", DEFAULT_STACK_PREFIX),
         cell_timeout=args.cell_timeout,
         kernel_name=args.kernel,
         progress=None,
@@ -183,9 +192,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         attendees = parse_roster(args.roster)
         notebooks = _notebooks(args)
+        results = _run(args, attendees, notebooks, args.out, args.workers)
     except InputError as error:
         return _bad_input(error)
-    results = _run(args, attendees, notebooks, args.out, args.workers)
     rows = []
     for result in results:
         failed = [nb for nb in result.notebooks if not nb.ok]
@@ -255,11 +264,9 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _stack_account(args: argparse.Namespace, settings: Settings) -> Any:
-    """The account to look for attendee stacks in (``chatkit.deploy``'s ``Aws``), or None
-    without ``--stack-prefix`` or without ``chatkit.deploy``."""
-    from .clean import deploy_available
-
-    if not args.stack_prefix or not deploy_available():
+    """The account to look for attendee stacks in (``chatkit.deploy``'s ``Aws``): in aws
+    mode or with ``--endpoint-url``, when this checkout has ``chatkit.deploy``."""
+    if not (settings.mode == "aws" or args.endpoint_url) or not deploy_available():
         return None
     from ..deploy.aws import Aws
 

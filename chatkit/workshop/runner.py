@@ -34,12 +34,13 @@ from typing import Any
 
 from ..config import Settings
 from .kernel import ATTACH_TAG, attach_cell_source
+from .naming import DEFAULT_STACK_PREFIX, attendee_stacks, attendee_tables
 from .notebooks import Notebook
 from .report import write_report
 from .results import AttendeeResult, NotebookResult, load_result
 from .roster import Attendee
 
-__all__ = ["Job", "attendee_tables", "run_attendee", "run_class"]
+__all__ = ["Job", "run_attendee", "run_class"]
 
 #: Kernel and papermill messages of an attendee's run, next to their notebooks.
 KERNEL_LOG = "kernels.log"
@@ -53,7 +54,8 @@ class Job:
     mode: str
     notebooks: tuple[str, ...]
     directory: str
-    #: ``mode``, ``user_id``, ``model_id``, ``demo_rate``: each notebook gets those it declares
+    #: ``mode``, ``user_id``, ``model_id``, ``region``, ``stack_name``, ``demo_rate``: each
+    #: notebook gets those it declares
     parameters: dict[str, Any]
     #: Environment changes for the attendee's kernels; ``None`` removes a variable.
     env: dict[str, str | None] = field(default_factory=dict)
@@ -61,13 +63,6 @@ class Job:
     attach: bool = False
     cell_timeout: int = 600
     kernel_name: str | None = None
-
-
-def attendee_tables(user_id: str, table_prefix: str, base: Settings) -> tuple[str, str]:
-    """The history and state tables of ``user_id``: their own with a prefix, else shared."""
-    if table_prefix:
-        return f"{table_prefix}{user_id}-history", f"{table_prefix}{user_id}-state"
-    return base.table_name, base.state_table_name
 
 
 def run_class(
@@ -79,15 +74,20 @@ def run_class(
     default_mode: str = "offline",
     demo_rate: float | None = None,
     table_prefix: str = "",
+    stack_prefix: str = DEFAULT_STACK_PREFIX,
     cell_timeout: int = 600,
     kernel_name: str | None = None,
     progress: bool | None = True,
     echo: Callable[[str], None] = print,
 ) -> list[AttendeeResult]:
     """Run ``notebooks`` for every attendee not yet done; write the report; return every
-    attendee's result in roster order (skipped ones from their ``result.json``)."""
+    attendee's result in roster order (skipped ones from their ``result.json``).
+
+    Raises :class:`~chatkit.workshop.errors.InputError` before running anything when a
+    notebook deploys a stack (declares ``stack_name``) and a user id cannot name one."""
     out = Path(out)
     names = [nb.name for nb in notebooks]
+    stacks = attendee_stacks(attendees, stack_prefix) if _deploys(notebooks) else {}
     results: dict[str, AttendeeResult] = {}
     todo = []
     for attendee in attendees:
@@ -105,6 +105,7 @@ def run_class(
             default_mode=default_mode,
             demo_rate=demo_rate,
             table_prefix=table_prefix,
+            stacks=stacks,
             cell_timeout=cell_timeout,
             kernel_name=kernel_name,
         )
@@ -119,6 +120,13 @@ def run_class(
 # -- planning (parent process) --------------------------------------------------------
 
 
+def _deploys(notebooks: list[Notebook]) -> bool:
+    """Does a notebook deploy a stack (declare a ``stack_name`` parameter, as 07/08 do)?"""
+    import papermill
+
+    return any("stack_name" in papermill.inspect_notebook(str(nb.path)) for nb in notebooks)
+
+
 def _plan(
     attendees: list[Attendee],
     notebooks: list[Notebook],
@@ -127,6 +135,7 @@ def _plan(
     default_mode: str,
     demo_rate: float | None,
     table_prefix: str,
+    stacks: dict[str, str],
     cell_timeout: int,
     kernel_name: str | None,
 ) -> list[Job]:
@@ -154,10 +163,13 @@ def _plan(
             account = base.with_(mode="aws", region=attendee.region or base.region)
             _create_tables(account, table, state_table)
         parameters: dict[str, Any] = {"mode": mode, "user_id": attendee.user_id}
-        if attendee.model_id:
-            parameters["model_id"] = attendee.model_id
-        if demo_rate is not None:
-            parameters["demo_rate"] = demo_rate
+        optional = {
+            "model_id": attendee.model_id,
+            "region": attendee.region,
+            "stack_name": stacks.get(attendee.user_id),
+            "demo_rate": demo_rate,
+        }
+        parameters.update({k: v for k, v in optional.items() if v not in (None, "")})
         jobs.append(
             Job(
                 user_id=attendee.user_id,

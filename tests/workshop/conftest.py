@@ -32,7 +32,15 @@ def class_db(stack):
         yield settings
 
 
-PARAMETERS = 'mode = "offline"\nuser_id = "learner-00"\ndemo_rate = 50.0'
+PARAMETERS = "\n".join(
+    [
+        'mode = "offline"',
+        'user_id = "learner-00"',
+        "demo_rate = 50.0",
+        'region = ""',
+        'stack_name = "chatkit"',
+    ]
+)
 
 
 @pytest.fixture

@@ -106,6 +106,7 @@ def test_a_rerun_skips_finished_attendees_and_runs_the_rest(class_run, capsys):
         ('user_id\nminsu\n"jiwoo\n', "00", "malformed CSV"),
         ("user_id\nminsu\n", "00,42", "unknown notebook '42'"),
         ("user_id\nminsu\n", "00 --kernel no-such-kernel", "no kernel named 'no-such-kernel'"),
+        ("user_id\nminsu\nkim_1\n", "00,07", "row 3, column user_id: 'chatkit-kim_1' cannot be"),
     ],
 )
 def test_bad_input_runs_nothing(tmp_path, capsys, roster, notebooks, message):

@@ -57,6 +57,7 @@ def test_dry_run_lists_then_yes_removes_only_the_roster(monkeypatch, settings, r
     total = sum(before[u] for u in ("minsu", "minsu-ttl", "minsu-2", "jiwoo"))
     assert f"아이템 (items) {total}, 테이블 (tables) 0, 스택 (stacks) 0" in out
     assert "dry run: nothing removed; add --yes" in out
+    assert "CloudFormation" not in out  # offline: no stacks to look for
 
     assert main(["workshop", "clean", "--roster", str(roster), "--yes"]) == 0
     assert "removed" in capsys.readouterr().out
@@ -107,7 +108,7 @@ def test_attendee_stacks_are_destroyed_with_the_deploy_package(stand_in_aws, ros
     for user in ("minsu", "jiwoo", "other"):
         cfn.create_stack(StackName=f"ws-{user}", TemplateBody=topic)
     argv = ["workshop", "clean", "--roster", str(roster), "--stack-prefix", "ws-"]
-    argv += ["--endpoint-url", stand_in_aws.url, "--region", "ap-northeast-2"]
+    argv += ["--endpoint-url", stand_in_aws.url, "--region", "ap-northeast-2"]  # a rehearsal
 
     assert main(argv) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if " – " in line}
@@ -130,6 +131,8 @@ def test_attendee_stacks_are_destroyed_with_the_deploy_package(stand_in_aws, ros
 def test_a_user_id_that_cannot_name_a_stack_is_bad_input(stand_in_aws, tmp_path, capsys):
     path = tmp_path / "roster.csv"
     path.write_text("user_id\nminsu\nkim_1\n", encoding="utf-8")
-    argv = ["workshop", "clean", "--roster", str(path), "--stack-prefix", "ws-"]
-    assert main([*argv, "--endpoint-url", stand_in_aws.url, "--yes"]) == 2
-    assert "row 3, column user_id: 'ws-kim_1' cannot be a stack name" in capsys.readouterr().err
+    argv = ["workshop", "clean", "--roster", str(path), "--endpoint-url", stand_in_aws.url]
+    assert main([*argv, "--yes"]) == 2
+    assert (
+        "row 3, column user_id: 'chatkit-kim_1' cannot be a stack name" in capsys.readouterr().err
+    )

@@ -19,7 +19,8 @@ ATTACHED = """import os
 assert stack.dynamodb.url == os.environ["CHATKIT_DYNAMODB_ENDPOINT"]
 assert stack.emulator.default_rate == demo_rate
 print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')} rate={demo_rate}")
-print(f"table={os.environ['CHATKIT_TABLE']}")"""
+print(f"table={os.environ['CHATKIT_TABLE']}")
+print(f"stack={stack_name} region={region} env={os.environ.get('CHATKIT_REGION', '-')}")"""
 
 
 @pytest.fixture
@@ -63,10 +64,11 @@ def test_check_reports_the_failing_cell_and_runs_the_rest(class_db, folder, caps
 def test_attendees_get_their_own_environment_and_tables_and_nothing_leaks(
     class_db, folder, tmp_path, printed
 ):
-    """Two attendees one after the other in the same worker: the second does not inherit
-    the first one's model id; with a table prefix each has their own tables."""
+    """Two attendees one after the other in the same worker: the second inherits nothing
+    of the first (model, region); each gets their own stack name and, with a table prefix,
+    their own tables."""
     notebooks = discover_notebooks(folder)[:1]
-    attendees = [Attendee("minsu", model_id="apac.model-a"), Attendee("jiwoo")]
+    attendees = [Attendee("minsu", model_id="apac.model-a", region="us-west-2"), Attendee("jiwoo")]
     results = run_class(
         attendees, notebooks, tmp_path / "runs", workers=1, table_prefix="tp-", progress=False
     )
@@ -78,6 +80,11 @@ def test_attendees_get_their_own_environment_and_tables_and_nothing_leaks(
         assert f"table=tp-{user}-history" in text
         assert client.describe_table(TableName=f"tp-{user}-history")
         assert client.describe_table(TableName=f"tp-{user}-state")
+    minsu, jiwoo = (
+        printed(tmp_path / "runs" / u / "00_attached.ipynb") for u in ("minsu", "jiwoo")
+    )
+    assert "stack=chatkit-minsu region=us-west-2 env=us-west-2" in minsu
+    assert "stack=chatkit-jiwoo region= env=-" in jiwoo
 
 
 def test_one_line_errors():
