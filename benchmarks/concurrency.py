@@ -1,0 +1,263 @@
+"""N users at once through ``chatkit serve`` vs the emulator alone, same run.
+
+Three processes, as deployed: ``chatkit emulators`` (the Bedrock emulator with the demo
+model at its default 50 tokens/s, and DynamoDB) plays AWS; ``chatkit serve`` pointed at it
+is the backend (local API Gateway + the real Lambda handlers); this script is the users.
+
+- **chatkit serve**: N users log in (``POST /login``), open a WebSocket each, then all send
+  one ``chat`` at the same moment; time from each ``send`` to its first and last delta.
+- **emulator alone** (baseline): N threads call boto3 ``converse_stream`` on the emulator
+  at the same moment; time to the first and last ``contentBlockDelta``.
+
+The difference is what the backend adds (auth, history claim and context read, langchain,
+the relay, ``@connections`` posts, saving the turn). Errors must be 0.
+
+Run:  .venv/bin/python -m benchmarks.concurrency [--users 50 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import boto3
+import websockets
+from botocore.config import Config
+
+from benchmarks._common import percentile, table
+
+ROOT = Path(__file__).parents[1]
+QUESTION = "서울 여행 추천해줘"
+_EXPORT = re.compile(r"export (\w+)=(.*)")
+_SERVING = re.compile(r"chatkit serving on (http://\S+?)/?$")
+
+
+@dataclass
+class Timings:
+    """Seconds from the request to the first and the last delta, per user; errors."""
+
+    first: list[float] = field(default_factory=list)
+    last: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, first: float | None, last: float | None, error: str | None) -> None:
+        if error is not None or first is None or last is None:
+            self.errors.append(error or "no delta")
+        else:
+            self.first.append(first)
+            self.last.append(last)
+
+
+# -- the processes ---------------------------------------------------------------------
+
+
+def _offline_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without AWS/chatkit settings, offline, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
+    env.update(
+        CHATKIT_MODE="offline",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONUNBUFFERED="1",
+    )
+    return {**env, **(extra or {})}
+
+
+@contextmanager
+def chatkit_process(
+    args: list[str], env: dict[str, str], ready: re.Pattern[str]
+) -> Iterator[list[str]]:
+    """Run ``python -m chatkit ARGS``; yields its stdout lines up to the ``ready`` line.
+    Its log (stderr) goes to a temporary file, shown if it fails to start."""
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chatkit", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if ready.search(line.strip()):
+                    break
+            else:
+                log.seek(0)
+                raise RuntimeError(f"chatkit {args[0]} exited: {lines}\n{log.read()[-3000:]}")
+            # Keep reading so that the pipe never fills.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            yield lines
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- through chatkit serve ---------------------------------------------------------------
+
+
+class StartLine:
+    """Every user arrives (logged in, connected, or failed trying); then all go at once."""
+
+    def __init__(self, users: int) -> None:
+        self.waiting = users
+        self.go = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.go.set()
+
+
+async def _user(
+    http: aiohttp.ClientSession, url: str, index: int, line: StartLine, timings: Timings
+) -> None:
+    first = last = error = None
+    arrived = False
+    try:
+        async with http.post(f"{url}/login", json={"user_id": f"bench-{index}"}) as response:
+            token = (await response.json())["token"]
+        ws_url = url.replace("http", "ws", 1) + f"/ws?token={token}"
+        async with websockets.connect(ws_url, proxy=None, open_timeout=60) as ws:
+            chat = {"type": "chat", "request_id": uuid.uuid4().hex, "text": QUESTION}
+            arrived = True
+            line.arrive()
+            await line.go.wait()
+            started = time.perf_counter()
+            await ws.send(json.dumps(chat, ensure_ascii=False))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                if frame.get("type") == "delta":
+                    last = time.perf_counter() - started
+                    first = first if first is not None else last
+                elif frame.get("type") == "end":
+                    break
+                elif frame.get("type") != "start":  # an error or a gateway frame
+                    error = frame.get("code") or frame.get("message") or str(frame)
+                    break
+    except Exception as exc:  # counted, and the run goes on
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if not arrived:
+            line.arrive()
+    timings.add(first, last, error)
+
+
+async def through_serve(url: str, users: int) -> Timings:
+    timings, line = Timings(), StartLine(users)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=users)) as http:
+        await asyncio.gather(*(_user(http, url, i, line, timings) for i in range(users)))
+    return timings
+
+
+# -- the emulator alone ------------------------------------------------------------------
+
+
+def emulator_alone(env: Mapping[str, str], users: int) -> Timings:
+    client = boto3.session.Session().client(
+        "bedrock-runtime",
+        endpoint_url=env["CHATKIT_BEDROCK_ENDPOINT"],
+        region_name=env["CHATKIT_BEDROCK_REGION"],
+        aws_access_key_id="offline",
+        aws_secret_access_key="offline",
+        config=Config(
+            max_pool_connections=users, retries={"total_max_attempts": 1}, read_timeout=120
+        ),
+    )
+    barrier, timings, lock = threading.Barrier(users), Timings(), threading.Lock()
+
+    def one(_: int) -> None:
+        first = last = error = None
+        barrier.wait()
+        started = time.perf_counter()
+        try:
+            response = client.converse_stream(
+                modelId=env["CHATKIT_MODEL_ID"],
+                messages=[{"role": "user", "content": [{"text": QUESTION}]}],
+            )
+            for event in response["stream"]:
+                if "contentBlockDelta" in event:
+                    last = time.perf_counter() - started
+                    first = first if first is not None else last
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with lock:
+            timings.add(first, last, error)
+
+    with ThreadPoolExecutor(users) as pool:
+        list(pool.map(one, range(users)))
+    return timings
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def _row(users: int, path: str, t: Timings) -> list[object]:
+    def ms(values: list[float], pct: float) -> str:
+        return f"{percentile(values, pct) * 1000:.0f}" if values else "-"
+
+    return [
+        users,
+        path,
+        ms(t.first, 50),
+        ms(t.first, 99),
+        ms(t.last, 50),
+        ms(t.last, 99),
+        len(t.errors),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
+    args = parser.parse_args()
+    with chatkit_process(
+        ["emulators"], _offline_env(), re.compile("offline stack running")
+    ) as lines:
+        env = dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
+        with chatkit_process(["serve", "--port", "0"], _offline_env(env), _SERVING) as served:
+            url = _SERVING.search(served[-1])[1]
+            asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
+            emulator_alone(env, 1)
+            rows, errors = [], []
+            for users in args.users:
+                base = emulator_alone(env, users)
+                ours = asyncio.run(through_serve(url, users))
+                rows += [
+                    _row(users, "emulator alone (boto3)", base),
+                    _row(users, "chatkit serve (WebSocket)", ours),
+                ]
+                errors += base.errors + ours.errors
+    print(f"{QUESTION!r} at the demo model's 50 tokens/s; ms from the request\n")
+    print(
+        table(["users", "path", "first p50", "first p99", "last p50", "last p99", "errors"], rows)
+    )
+    for error in sorted(set(errors))[:10]:
+        print("error:", error)
+
+
+if __name__ == "__main__":
+    main()
