@@ -356,3 +356,35 @@ async def test_another_users_token_cannot_read_or_write_this_users_history(serve
             async with served.connect(token):
                 pass
         assert refused.value.response.status_code == 401
+
+
+# -- the benchmarks stay runnable (tiny versions; the real runs are `python -m benchmarks.…`) --
+
+
+async def test_relay_benchmark_tiny_run_sends_far_fewer_bytes_than_the_seed():
+    from benchmarks import relay as bench
+
+    tokens = bench.demo_tokens(300)
+    gateway = Gateway({"$default": bench.relay_handler(tokens)}, port=0, web_root=None)
+    await asyncio.to_thread(gateway.start)
+    try:
+        ours, seed = [
+            await bench.measure(gateway.ws_url, name, 0.0, "".join(tokens))
+            for name in ("ours", "seed")
+        ]
+    finally:
+        await asyncio.to_thread(gateway.stop)
+    assert seed.bytes > 20 * ours.bytes and seed.frames > ours.frames
+
+
+async def test_concurrency_benchmark_tiny_run_has_no_errors(serve, stack):
+    from benchmarks import concurrency as bench
+
+    served = await serve()
+    through_gateway = await bench.through_serve(served.gateway.url, 5)
+    alone = await asyncio.to_thread(bench.emulator_alone, stack.env, 5)
+    for timings in (through_gateway, alone):
+        assert timings.errors == [] and len(timings.last) == 5
+        assert all(
+            0 < first <= last for first, last in zip(timings.first, timings.last, strict=True)
+        )
