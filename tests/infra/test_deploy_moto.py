@@ -19,9 +19,14 @@ from chatkit.deploy.stack import StackConfig, base_model_id, deploy, destroy
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
 
 
+#: Not the offline stack's region: moto keeps one in-process state for every server, and the
+#: stacks' tables should not show up next to the other tests' tables.
+REGION = "ap-northeast-1"
+
+
 @pytest.fixture
 def aws(moto_aws):
-    return moto_aws.aws()
+    return moto_aws.aws(REGION)
 
 
 @pytest.fixture
@@ -162,7 +167,7 @@ def test_inference_profile_ids_are_scoped_to_their_foundation_model():
 
 def test_cli_deploys_the_real_zip_and_destroys_it(moto_aws, lambda_bundle, name, capsys):
     """``chatkit deploy`` / ``smoke`` / ``destroy`` as typed, against the stand-in."""
-    common = ["--stack", name, "--region", "ap-northeast-2", "--endpoint-url", moto_aws.url]
+    common = ["--stack", name, "--region", REGION, "--endpoint-url", moto_aws.url]
     assert main(["deploy", *common, "--yes"]) == 0
     out = capsys.readouterr().out
     assert lambda_bundle.sha256 in out and "비용 (what it costs)" in out
@@ -172,4 +177,10 @@ def test_cli_deploys_the_real_zip_and_destroys_it(moto_aws, lambda_bundle, name,
     assert "WebSocketUrl" in capsys.readouterr().err
     assert main(["destroy", *common, "--yes"]) == 0
     assert "삭제 완료 (deleted)" in capsys.readouterr().out
-    assert describe_stack(moto_aws.aws().client("cloudformation"), name) is None
+    assert describe_stack(moto_aws.aws(REGION).client("cloudformation"), name) is None
+
+
+def test_cli_without_credentials_explains_what_to_do(capsys):
+    assert main(["destroy", "--stack", "chatkit", "--region", REGION, "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert "자격 증명" in err and "No AWS credentials" in err
