@@ -9,10 +9,11 @@ CDK, Node or Docker. Both are idempotent and resume after a failure.
     True
 
 ``deploy``: print the plan and the cost note → make sure a failed earlier attempt is
-out of the way (``ROLLBACK_COMPLETE`` → delete, ``DELETE_FAILED`` → delete again, a
-running operation → wait) → upload the zip to the artifacts bucket → create a change set
-(no changes: "up to date") → show it and ask → execute, printing events → upload the web
-client with the endpoints in ``config.js`` → print the outputs.
+out of the way (``ROLLBACK_COMPLETE`` → ask, delete; ``DELETE_FAILED`` → ask, delete again;
+a running operation → wait) → upload the zip to the artifacts bucket → create a change set
+(no changes: "up to date") → show it and ask (no: withdraw it and the new zip) → execute,
+printing events → upload the web client with the endpoints in ``config.js`` → print the
+outputs.
 ``destroy``: empty the web bucket (all versions) → delete the stack (retry on
 ``DELETE_FAILED``) → remove the stack's artifacts.
 """
@@ -167,12 +168,23 @@ def _plan(aws: Aws, config: StackConfig, log: Log) -> None:
     )
     summary = ", ".join(f"{count}× {kind}" for kind, count in resource_summary(load_template()))
     log(f"새 스택이 만드는 것 (a new stack creates): {summary}")
+    log(
+        "준비 (preparing): zip을 아티팩트 버킷에 올리고 변경 세트를 만듭니다. 스택은 확인한 "
+        "뒤에만 바뀝니다. (Uploads the zip, creates a change set; the stack changes only then.)"
+    )
     log(COST_NOTE)
 
 
-def _clear_failed(aws: Aws, name: str, log: Log, poll: float) -> dict[str, Any] | None:
-    """The stack ready for a change set: wait out a running operation, delete what a failed
-    creation left, recover a failed update rollback. None if there is no stack."""
+class _Cancelled(Exception):
+    """The person said no."""
+
+
+def _clear_failed(
+    aws: Aws, name: str, confirm: Confirm | None, log: Log, poll: float
+) -> dict[str, Any] | None:
+    """The stack ready for a change set: wait out a running operation, delete (after
+    asking) what a failed attempt left, recover a failed update rollback. None if there
+    is no stack."""
     cfn = aws.client("cloudformation")
     while True:
         stack = describe_stack(cfn, name)
@@ -183,6 +195,12 @@ def _clear_failed(aws: Aws, name: str, log: Log, poll: float) -> dict[str, Any] 
             log(f"진행 중인 작업을 기다립니다 (waiting for {status})")
             StackWatcher(cfn, stack["StackId"], log=log, poll_seconds=poll).wait()
         elif status in _RECREATE:
+            question = (
+                f"이전 시도가 {name}을 {status} 상태로 남겼습니다. 지우고 다시 만들까요? "
+                f"(A failed attempt left {name} {status}: delete it and create it again?)"
+            )
+            if confirm is not None and not confirm(question):
+                raise _Cancelled
             log(f"이전 시도가 실패했습니다 ({status}): 지우고 다시 만듭니다 (delete, then create)")
             _delete(aws, stack, log, poll)
         elif status == "UPDATE_ROLLBACK_FAILED":
@@ -267,6 +285,31 @@ def _publish_web_client(aws: Aws, stack_id: str, outputs: dict[str, str], log: L
     upload_web_client(aws, bucket, config, log)
 
 
+def _withdraw(aws: Aws, change_set: dict[str, Any], kind: str, new_code: str | None) -> None:
+    """Undo the preparation of a declined deployment: the change set, a stack that exists
+    only to hold it, and a zip uploaded for it."""
+    cfn = aws.client("cloudformation")
+    cfn.delete_change_set(ChangeSetName=change_set["Id"])
+    if kind == "CREATE":  # the stack exists only as REVIEW_IN_PROGRESS
+        cfn.delete_stack(StackName=change_set["StackId"])
+    if new_code:
+        delete_artifacts(aws, new_code, log=lambda line: None)
+
+
+def _execute(aws: Aws, change_set: dict[str, Any], name: str, log: Log, poll: float) -> None:
+    cfn = aws.client("cloudformation")
+    watcher = StackWatcher(cfn, change_set["StackId"], log=log, poll_seconds=poll)
+    cfn.execute_change_set(ChangeSetName=change_set["Id"])
+    final = watcher.wait()
+    if final not in _SUCCESS:
+        reasons = "\n  ".join(watcher.failure_reasons()) or "(no reason reported)"
+        raise DeployError(
+            f"배포 실패 (deployment failed): {name} {final}\n  {reasons}\n"
+            "고친 뒤 `chatkit deploy`를 다시 실행하면 이어서 합니다. "
+            "(Fix the cause and run `chatkit deploy` again: it resumes.)"
+        )
+
+
 def deploy(
     aws: Aws,
     config: StackConfig,
@@ -277,41 +320,31 @@ def deploy(
     poll_seconds: float = 5.0,
 ) -> DeployResult:
     """Create or update the stack (see the module docstring). ``confirm(question)`` is
-    asked before anything is changed; None = go ahead."""
+    asked before the stack changes (None = go ahead); a "no" leaves nothing behind."""
     _plan(aws, config, log)
-    cfn = aws.client("cloudformation")
-    stack = _clear_failed(aws, config.name, log, poll_seconds)
+    try:
+        stack = _clear_failed(aws, config.name, confirm, log, poll_seconds)
+    except _Cancelled:
+        log("취소했습니다 (cancelled): 아무것도 바꾸지 않았습니다 (nothing changed)")
+        return DeployResult(config.name, "cancelled")
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     bucket = ensure_artifacts_bucket(aws, log)
     code_key = f"{config.name}/lambda/{bundle.sha256}.zip"
-    upload_once(aws, bucket, code_key, bundle.path, log)
+    uploaded = upload_once(aws, bucket, code_key, bundle.path, log)
     params = _parameters(aws, config, (bucket, code_key), log)
     change_set = _change_set(aws, config.name, kind, params, poll_seconds)
     if change_set is None:
         log(f"최신 상태입니다 (up to date): {config.name} — 변경 없음 (no changes)")
-        status = "unchanged"
-        stack_id = stack["StackId"]  # no changes is only possible for an existing stack
+        status, stack_id = "unchanged", stack["StackId"]  # only an existing stack is unchanged
     else:
         _show_changes(change_set, log)
         question = f"{config.name}에 적용할까요? (Apply these changes to {config.name}?)"
         if confirm is not None and not confirm(question):
-            cfn.delete_change_set(ChangeSetName=change_set["Id"])
-            if kind == "CREATE":  # the stack exists only as REVIEW_IN_PROGRESS: remove it
-                cfn.delete_stack(StackName=change_set["StackId"])
+            _withdraw(aws, change_set, kind, code_key if uploaded else None)
             log("취소했습니다 (cancelled): 아무것도 바꾸지 않았습니다 (nothing changed)")
             return DeployResult(config.name, "cancelled")
-        stack_id = change_set["StackId"]
-        watcher = StackWatcher(cfn, stack_id, log=log, poll_seconds=poll_seconds)
-        cfn.execute_change_set(ChangeSetName=change_set["Id"])
-        final = watcher.wait()
-        if final not in _SUCCESS:
-            reasons = "\n  ".join(watcher.failure_reasons()) or "(no reason reported)"
-            raise DeployError(
-                f"배포 실패 (deployment failed): {config.name} {final}\n  {reasons}\n"
-                "고친 뒤 `chatkit deploy`를 다시 실행하면 이어서 합니다. "
-                "(Fix the cause and run `chatkit deploy` again: it resumes.)"
-            )
-        status = "created" if kind == "CREATE" else "updated"
+        _execute(aws, change_set, config.name, log, poll_seconds)
+        status, stack_id = ("created" if kind == "CREATE" else "updated"), change_set["StackId"]
     outputs = stack_outputs(aws, stack_id)
     _publish_web_client(aws, stack_id, outputs, log)
     for key, value in sorted(outputs.items()):

@@ -54,6 +54,14 @@ def function_config(aws, name, logical_id):
     return aws.client("lambda").get_function_configuration(FunctionName=physical)
 
 
+def uploaded(aws, prefix):
+    """Keys under ``prefix`` in the artifacts bucket (none if there is no bucket)."""
+    if not bucket_exists(aws, artifacts_bucket_name(aws)):
+        return []
+    listed = aws.client("s3").list_objects_v2(Bucket=artifacts_bucket_name(aws), Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
 def bucket_exists(aws, bucket):
     try:
         aws.client("s3").head_bucket(Bucket=bucket)
@@ -78,8 +86,7 @@ def test_deploy_creates_the_stack_then_finds_it_up_to_date(aws, name, tiny_bundl
     assert variables["CHATKIT_TABLE"] == ids["HistoryTable"]
     assert variables["CHATKIT_STATE_TABLE"] == ids["StateTable"]
     assert str(variables["CHATKIT_TTL_DAYS"]) == "30"  # moto keeps Number parameters as int
-    code = aws.client("s3").list_objects_v2(Bucket=artifacts_bucket_name(aws), Prefix=name)
-    assert [o["Key"] for o in code["Contents"]] == [f"{name}/lambda/{tiny_bundle.sha256}.zip"]
+    assert uploaded(aws, f"{name}/") == [f"{name}/lambda/{tiny_bundle.sha256}.zip"]
     site = aws.client("s3").list_objects_v2(Bucket=ids["WebBucket"])
     assert {o["Key"] for o in site["Contents"]} >= {"index.html", "chat.js", "config.js"}
 
@@ -152,6 +159,26 @@ def test_declining_the_change_set_changes_nothing(aws, name, tiny_bundle):
     )
     assert result.status == "cancelled" and name in questions[0]
     assert describe_stack(aws.client("cloudformation"), name) is None
+    assert not uploaded(aws, f"{name}/"), "the zip uploaded for it is withdrawn too"
+
+
+def test_a_failed_stack_is_not_deleted_without_asking(aws, name, tiny_bundle, moto_aws):
+    lines: list[str] = []
+    quick(aws, name, tiny_bundle, lines)
+    stack_id = describe_stack(aws.client("cloudformation"), name)["StackId"]
+    moto_aws.set_stack_status(stack_id, "DELETE_FAILED")
+    questions: list[str] = []
+    result = deploy(
+        aws,
+        StackConfig(name),
+        tiny_bundle,
+        confirm=lambda q: questions.append(q) or False,
+        log=lines.append,
+        poll_seconds=0.05,
+    )
+    assert result.status == "cancelled" and "DELETE_FAILED" in questions[0]
+    assert describe_stack(aws.client("cloudformation"), name)["StackId"] == stack_id
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
 
 
 def test_inference_profile_ids_are_scoped_to_their_foundation_model():
