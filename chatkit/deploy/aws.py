@@ -66,10 +66,6 @@ class Aws:
     def account_id(self) -> str:
         return self.client("sts").get_caller_identity()["Account"]
 
-    @property
-    def partition(self) -> str:
-        return self._session.get_partition_for_region(self.region)
-
     def __repr__(self) -> str:
         where = self.endpoint_url or "AWS"
         return f"<Aws {self.region} via {where}>"
