@@ -10,7 +10,10 @@ is the backend (local API Gateway + the real Lambda handlers); this script is th
   at the same moment; time to the first and last ``contentBlockDelta``.
 
 The difference is what the backend adds (auth, history claim and context read, langchain,
-the relay, ``@connections`` posts, saving the turn). Errors must be 0.
+the relay, ``@connections`` posts, saving the turn). Errors must be 0. The CPU columns show
+where the time goes: every handler runs in the one ``chatkit serve`` process (on AWS each
+invocation has its own Lambda), so when its CPU seconds approach the wall time, that
+process is the bottleneck.
 
 Run:  .venv/bin/python -m benchmarks.concurrency [--users 50 200]
 """
@@ -43,6 +46,7 @@ from benchmarks._common import percentile, table
 
 ROOT = Path(__file__).parents[1]
 QUESTION = "서울 여행 추천해줘"
+TIMED_OUT = "Endpoint request timed out"
 _EXPORT = re.compile(r"export (\w+)=(.*)")
 _SERVING = re.compile(r"chatkit serving on (http://\S+?)/?$")
 
@@ -54,6 +58,8 @@ class Timings:
     first: list[float] = field(default_factory=list)
     last: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Users who got API Gateway's 29 s integration-timeout frame (the answer goes on).
+    timed_out: int = 0
 
     def add(self, first: float | None, last: float | None, error: str | None) -> None:
         if error is not None or first is None or last is None:
@@ -82,9 +88,9 @@ def _offline_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 @contextmanager
 def chatkit_process(
     args: list[str], env: dict[str, str], ready: re.Pattern[str]
-) -> Iterator[list[str]]:
-    """Run ``python -m chatkit ARGS``; yields its stdout lines up to the ``ready`` line.
-    Its log (stderr) goes to a temporary file, shown if it fails to start."""
+) -> Iterator[tuple[int, list[str]]]:
+    """Run ``python -m chatkit ARGS``; yields its pid and its stdout lines up to the
+    ``ready`` line. Its log (stderr) goes to a temporary file, shown if it fails to start."""
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "chatkit", *args],
@@ -106,7 +112,7 @@ def chatkit_process(
                 raise RuntimeError(f"chatkit {args[0]} exited: {lines}\n{log.read()[-3000:]}")
             # Keep reading so that the pipe never fills.
             threading.Thread(target=proc.stdout.read, daemon=True).start()
-            yield lines
+            yield proc.pid, lines
         finally:
             proc.terminate()
             try:
@@ -114,6 +120,34 @@ def chatkit_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux ``/proc``; else NaN)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by the backend and by the stand-in AWS during one run, and wall time."""
+
+    serve_pid: int
+    aws_pid: int
+    serve: float = 0.0
+    aws: float = 0.0
+    wall: float = 0.0
+
+    @contextmanager
+    def run(self) -> Iterator[CpuMeter]:
+        before = (cpu_seconds(self.serve_pid), cpu_seconds(self.aws_pid), time.perf_counter())
+        yield self
+        self.serve = cpu_seconds(self.serve_pid) - before[0]
+        self.aws = cpu_seconds(self.aws_pid) - before[1]
+        self.wall = time.perf_counter() - before[2]
 
 
 # -- through chatkit serve ---------------------------------------------------------------
@@ -155,7 +189,9 @@ async def _user(
                     first = first if first is not None else last
                 elif frame.get("type") == "end":
                     break
-                elif frame.get("type") != "start":  # an error or a gateway frame
+                elif frame.get("message") == TIMED_OUT:  # the answer still comes
+                    timings.timed_out += 1
+                elif frame.get("type") != "start":  # an error frame or another gateway frame
                     error = frame.get("code") or frame.get("message") or str(frame)
                     break
     except Exception as exc:  # counted, and the run goes on
@@ -215,7 +251,7 @@ def emulator_alone(env: Mapping[str, str], users: int) -> Timings:
 # -- report ------------------------------------------------------------------------------
 
 
-def _row(users: int, path: str, t: Timings) -> list[object]:
+def _row(users: int, path: str, t: Timings, cpu: CpuMeter) -> list[object]:
     def ms(values: list[float], pct: float) -> str:
         return f"{percentile(values, pct) * 1000:.0f}" if values else "-"
 
@@ -227,6 +263,10 @@ def _row(users: int, path: str, t: Timings) -> list[object]:
         ms(t.last, 50),
         ms(t.last, 99),
         len(t.errors),
+        t.timed_out,
+        f"{cpu.wall:.1f}",
+        f"{cpu.serve:.1f}",
+        f"{cpu.aws:.1f}",
     ]
 
 
@@ -234,27 +274,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
     args = parser.parse_args()
-    with chatkit_process(
-        ["emulators"], _offline_env(), re.compile("offline stack running")
-    ) as lines:
+    ready = re.compile("offline stack running")
+    with chatkit_process(["emulators"], _offline_env(), ready) as (aws_pid, lines):
         env = dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
-        with chatkit_process(["serve", "--port", "0"], _offline_env(env), _SERVING) as served:
+        serve = ["serve", "--port", "0"]
+        with chatkit_process(serve, _offline_env(env), _SERVING) as (serve_pid, served):
             url = _SERVING.search(served[-1])[1]
             asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
             emulator_alone(env, 1)
             rows, errors = [], []
             for users in args.users:
-                base = emulator_alone(env, users)
-                ours = asyncio.run(through_serve(url, users))
+                with CpuMeter(serve_pid, aws_pid).run() as base_cpu:
+                    base = emulator_alone(env, users)
+                with CpuMeter(serve_pid, aws_pid).run() as ours_cpu:
+                    ours = asyncio.run(through_serve(url, users))
                 rows += [
-                    _row(users, "emulator alone (boto3)", base),
-                    _row(users, "chatkit serve (WebSocket)", ours),
+                    _row(users, "emulator alone (boto3)", base, base_cpu),
+                    _row(users, "chatkit serve (WebSocket)", ours, ours_cpu),
                 ]
                 errors += base.errors + ours.errors
-    print(f"{QUESTION!r} at the demo model's 50 tokens/s; ms from the request\n")
-    print(
-        table(["users", "path", "first p50", "first p99", "last p50", "last p99", "errors"], rows)
-    )
+    print(f"{QUESTION!r} at the demo model's 50 tokens/s; ms from the request;")
+    print("29 s frames = users who got API Gateway's integration-timeout frame (then the answer);")
+    print("cpu s = CPU seconds used in the run by `chatkit serve` and by `chatkit emulators`\n")
+    headers = ["users", "path", "first p50", "first p99", "last p50", "last p99", "errors"]
+    print(table([*headers, "29 s frames", "wall s", "serve cpu s", "emulators cpu s"], rows))
     for error in sorted(set(errors))[:10]:
         print("error:", error)
 
