@@ -16,9 +16,7 @@ chatkit workshop clean --roster R.csv  remove the attendees' history (dry run un
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from .config import Settings
@@ -72,17 +70,14 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_emulators(args: argparse.Namespace) -> int:
     from .local import start_offline_stack
+    from .local._signals import wait_until_signalled
 
     stack = start_offline_stack(rate=args.rate)
     for name, value in stack.env.items():
         print(f"export {name}={value}")
     print("# offline stack running (demo model); Ctrl+C to stop", flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_until_signalled()
     finally:
         stack.stop()
     return 0

@@ -45,8 +45,6 @@ import json
 import logging
 import os
 import re
-import signal
-import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -561,6 +559,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """
     from chatkit.config import Settings
 
+    from ._signals import wait_until_signalled
+
     settings = Settings.from_env()
     stack = None
     if settings.needs_local_endpoints:
@@ -568,19 +568,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
         stack = start_offline_stack(settings)
         os.environ.update(stack.env)
-    stopped = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stopped.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
     try:
         with Gateway(host=host, port=port, static_config={"mode": settings.mode}) as gateway:
             print(f"chatkit serving on {gateway.url}/", flush=True)
-            # Wake up now and then: a signal that lands on another thread only runs its
-            # Python handler once the main thread runs bytecode again.
-            while not stopped.wait(0.5):
-                pass
+            wait_until_signalled()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if stack is not None:
             stack.stop()
