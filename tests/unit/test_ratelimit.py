@@ -44,10 +44,12 @@ def test_partial_refill_counts_fractions():
     assert take(bucket, half.level, now=1.0).allowed
 
 
-def test_a_clock_going_backwards_refills_nothing():
-    bucket = Bucket(capacity=1, per_second=1)
+def test_a_clock_going_backwards_neither_refills_nor_drains():
+    bucket = Bucket(capacity=2, per_second=1)
     _, level = drain(bucket, now=50.0)
     assert not take(bucket, level, now=10.0).allowed
+    one_left = take(bucket, None, now=50.0).level
+    assert take(bucket, one_left, now=10.0).allowed
 
 
 def test_per_minute_settings_form():
