@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from backend_client import serve  # noqa: F401  (the real backend on loopback)
 from botocore.config import Config
 
 from chatkit.local.bedrock_emulator import BedrockEmulator
