@@ -84,6 +84,20 @@ class Settings:
     context_tokens: int = 4000
     max_output_tokens: int = 2048
     max_question_chars: int = 8000
+    #: The question's UTF-8 size after NFC (Hangul is 3 bytes a syllable).
+    max_question_bytes: int = 24_000
+    #: Chat requests per user (all connections together) and per connection: a token
+    #: bucket of ``burst`` refilled ``per_minute`` (``rate_limited`` with ``retry_after``).
+    rate_user_burst: int = 60
+    rate_user_per_minute: int = 60
+    rate_connection_burst: int = 30
+    rate_connection_per_minute: int = 30
+    #: Answers one user may have streaming at once (``busy`` beyond that); each holds a
+    #: lease that expires after ``generation_lease_seconds`` should its Lambda crash.
+    max_generations_per_user: int = 1
+    generation_lease_seconds: int = 360
+    #: Turns kept per user; a full history refuses new questions until it is reset.
+    max_history_turns: int = 20_000
     ttl_days: int = 30
     read_timeout: int = 300
     #: Total attempts per model call (the first try included), botocore "standard" retries.
@@ -117,6 +131,24 @@ class Settings:
             context_tokens=_int(env, "CHATKIT_CONTEXT_TOKENS", cls.context_tokens),
             max_output_tokens=_int(env, "CHATKIT_MAX_OUTPUT_TOKENS", cls.max_output_tokens),
             max_question_chars=_int(env, "CHATKIT_MAX_QUESTION_CHARS", cls.max_question_chars),
+            max_question_bytes=_int(env, "CHATKIT_MAX_QUESTION_BYTES", cls.max_question_bytes),
+            rate_user_burst=_int(env, "CHATKIT_RATE_USER_BURST", cls.rate_user_burst),
+            rate_user_per_minute=_int(
+                env, "CHATKIT_RATE_USER_PER_MINUTE", cls.rate_user_per_minute
+            ),
+            rate_connection_burst=_int(
+                env, "CHATKIT_RATE_CONNECTION_BURST", cls.rate_connection_burst
+            ),
+            rate_connection_per_minute=_int(
+                env, "CHATKIT_RATE_CONNECTION_PER_MINUTE", cls.rate_connection_per_minute
+            ),
+            max_generations_per_user=_int(
+                env, "CHATKIT_MAX_GENERATIONS_PER_USER", cls.max_generations_per_user
+            ),
+            generation_lease_seconds=_int(
+                env, "CHATKIT_GENERATION_LEASE_SECONDS", cls.generation_lease_seconds
+            ),
+            max_history_turns=_int(env, "CHATKIT_MAX_HISTORY_TURNS", cls.max_history_turns),
             ttl_days=_int(env, "CHATKIT_TTL_DAYS", cls.ttl_days),
             read_timeout=_int(env, "CHATKIT_READ_TIMEOUT", cls.read_timeout),
             max_attempts=_int(env, "CHATKIT_MAX_ATTEMPTS", cls.max_attempts),

@@ -23,6 +23,7 @@ from .errors import ChatError, ErrorCode
 
 __all__ = [
     "MAX_FRAME_BYTES",
+    "MAX_MESSAGE_BYTES",
     "ChatMessage",
     "DeltaCoalescer",
     "FrameWriter",
@@ -34,8 +35,13 @@ __all__ = [
 
 #: API Gateway's WebSocket frame limit.
 MAX_FRAME_BYTES = 32 * 1024
+#: API Gateway's WebSocket message limit (a message may span frames); bodies over it are
+#: refused before parsing.
+MAX_MESSAGE_BYTES = 128 * 1024
 #: Longest question accepted (characters after NFC); DESIGN.md's limit.
 MAX_TEXT_CHARS = 8000
+#: ... and its UTF-8 bytes (8,000 Hangul syllables are 24,000 bytes).
+MAX_TEXT_BYTES = 24_000
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -69,10 +75,21 @@ ClientMessage = ChatMessage | StopMessage | PingMessage
 
 
 def parse_client_message(
-    raw: str | bytes | None, *, max_text_chars: int = MAX_TEXT_CHARS
+    raw: str | bytes | None,
+    *,
+    max_text_chars: int = MAX_TEXT_CHARS,
+    max_text_bytes: int = MAX_TEXT_BYTES,
 ) -> ClientMessage:
     """Parse one client frame; unknown fields are ignored (a ``user_id`` in the body changes
-    nothing — identity comes from the connection). Raises :class:`ProtocolError`."""
+    nothing — identity comes from the connection). A body over :data:`MAX_MESSAGE_BYTES`
+    is refused unread. Raises :class:`ProtocolError`."""
+    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG,
+            f"메시지는 최대 {MAX_MESSAGE_BYTES:,}바이트입니다. "
+            f"(A message is at most {MAX_MESSAGE_BYTES:,} bytes.)",
+        )
     try:
         data = json.loads(raw or "")
     except (ValueError, UnicodeDecodeError):
@@ -108,6 +125,13 @@ def parse_client_message(
             ErrorCode.TOO_LONG,
             f"최대 {max_text_chars:,}자까지 보낼 수 있습니다. "
             f"(At most {max_text_chars:,} characters.)",
+            request_id=rid,
+        )
+    if len(text.encode()) > max_text_bytes:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG,
+            f"질문은 UTF-8로 최대 {max_text_bytes:,}바이트입니다. "
+            f"(At most {max_text_bytes:,} bytes of UTF-8.)",
             request_id=rid,
         )
     return ChatMessage(request_id, text)

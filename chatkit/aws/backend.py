@@ -115,7 +115,9 @@ class Backend:
             if user_id is None:
                 raise ProtocolError(ErrorCode.UNAUTHORIZED)
             message = parse_client_message(
-                event.body, max_text_chars=self.settings.max_question_chars
+                event.body,
+                max_text_chars=self.settings.max_question_chars,
+                max_text_bytes=self.settings.max_question_bytes,
             )
             if isinstance(message, PingMessage):
                 post(json.dumps({"type": "pong"}))

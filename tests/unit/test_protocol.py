@@ -47,6 +47,20 @@ def test_text_is_nfc_normalised_before_the_length_check():
         ('{"type":"chat","request_id":"r2"}', "bad_request", "r2"),
         ('{"type":"chat","request_id":"r3","text":"   "}', "bad_request", "r3"),
         (json.dumps({"type": "chat", "request_id": "r4", "text": "가" * 8001}), "too_long", "r4"),
+        # 6,001 characters but 24,004 bytes of UTF-8 (emoji are 4 bytes each)
+        (
+            json.dumps(
+                {"type": "chat", "request_id": "r5", "text": "😀" * 6001}, ensure_ascii=False
+            ),
+            "too_long",
+            "r5",
+        ),
+        # a body over API Gateway's 128 KB message limit is refused before it is parsed
+        (
+            json.dumps({"type": "chat", "request_id": "r6", "text": "hi", "pad": "x" * 131_100}),
+            "too_long",
+            None,
+        ),
     ],
 )
 def test_bad_messages_raise_stable_codes(raw, code, request_id):
@@ -55,6 +69,13 @@ def test_bad_messages_raise_stable_codes(raw, code, request_id):
     assert info.value.code.value == code
     assert info.value.request_id == request_id
     assert "(" in info.value.message  # Korean with English alongside
+
+
+def test_the_longest_korean_question_fits_both_caps():
+    text = "가" * 8000  # 8,000 characters, 24,000 bytes: exactly at both limits
+    raw = json.dumps({"type": "chat", "request_id": "r", "text": text}, ensure_ascii=False)
+    assert parse_client_message(raw) == ChatMessage("r", text)
+    assert parse_client_message(raw.encode()) == ChatMessage("r", text)
 
 
 def test_frames_carry_request_id_and_increasing_seq_and_keep_korean():
