@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import time
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -194,11 +195,16 @@ class HistoryStore:
             "created_at": created_at,
             "claimed_at": Decimal(str(round(now, 3))),
             "state": "pending",
+            # Tells our own marker apart: when the put's response is lost, botocore's
+            # retry fails its condition on the marker the first attempt wrote.
+            "claim_id": uuid.uuid4().hex,
             _TTL: self._expiry(now),
         }
         if self._put_if_absent(marker, now):
             return Claim(created_at)
         found = self._get(user_id, MARKER + request_id) or {}
+        if found.get("claim_id") == marker["claim_id"]:
+            return Claim(created_at)
         if found.get("state") == "done":
             turn = self._get_turn(user_id, f"{TURN}{found['created_at']}#{request_id}")
             if turn is not None:
@@ -273,6 +279,10 @@ class HistoryStore:
     def recent(self, user_id: str, limit: int = 50) -> list[Turn]:
         """The newest ``limit`` turns, newest first (one Query unless answers are split)."""
         return self.page(user_id, limit=limit).items
+
+    def count_turns(self, user_id: str) -> int:
+        """How many live turns ``user_id`` has (reads keys only; for the history cap)."""
+        return sum(1 for _ in self._query(user_id, TURN, {"ProjectionExpression": "#sk"}))
 
     def page(self, user_id: str, limit: int = 20, cursor: str | None = None) -> Page:
         """A page of turns, newest first; ``Page.cursor`` fetches the next (older) page."""
