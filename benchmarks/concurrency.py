@@ -167,7 +167,12 @@ class StartLine:
 
 
 async def _user(
-    http: aiohttp.ClientSession, url: str, index: int, line: StartLine, timings: Timings
+    http: aiohttp.ClientSession,
+    url: str,
+    index: int,
+    line: StartLine,
+    timings: Timings,
+    text: str = QUESTION,
 ) -> None:
     first = last = error = None
     arrived = False
@@ -176,7 +181,7 @@ async def _user(
             token = (await response.json())["token"]
         ws_url = url.replace("http", "ws", 1) + f"/ws?token={token}"
         async with websockets.connect(ws_url, proxy=None, open_timeout=60) as ws:
-            chat = {"type": "chat", "request_id": uuid.uuid4().hex, "text": QUESTION}
+            chat = {"type": "chat", "request_id": uuid.uuid4().hex, "text": text}
             arrived = True
             line.arrive()
             await line.go.wait()
@@ -202,17 +207,17 @@ async def _user(
     timings.add(first, last, error)
 
 
-async def through_serve(url: str, users: int) -> Timings:
+async def through_serve(url: str, users: int, text: str = QUESTION) -> Timings:
     timings, line = Timings(), StartLine(users)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=users)) as http:
-        await asyncio.gather(*(_user(http, url, i, line, timings) for i in range(users)))
+        await asyncio.gather(*(_user(http, url, i, line, timings, text) for i in range(users)))
     return timings
 
 
 # -- the emulator alone ------------------------------------------------------------------
 
 
-def emulator_alone(env: Mapping[str, str], users: int) -> Timings:
+def emulator_alone(env: Mapping[str, str], users: int, text: str = QUESTION) -> Timings:
     client = boto3.session.Session().client(
         "bedrock-runtime",
         endpoint_url=env["CHATKIT_BEDROCK_ENDPOINT"],
@@ -232,7 +237,7 @@ def emulator_alone(env: Mapping[str, str], users: int) -> Timings:
         try:
             response = client.converse_stream(
                 modelId=env["CHATKIT_MODEL_ID"],
-                messages=[{"role": "user", "content": [{"text": QUESTION}]}],
+                messages=[{"role": "user", "content": [{"text": text}]}],
             )
             for event in response["stream"]:
                 if "contentBlockDelta" in event:
