@@ -111,7 +111,9 @@ async def _stored(http: aiohttp.ClientSession, url: str, token: str) -> Counter[
             return seen
 
 
-async def soak(url: str, pid: int, users: int, seconds: float, every: float):
+async def soak(
+    url: str, pid: int, users: int, seconds: float, every: float, settle: float = SETTLE
+):
     """Run the traffic and sampling; returns (traffic, samples, stored-once problems)."""
     traffic, samples = Traffic(), []
     started = time.monotonic()
@@ -124,7 +126,7 @@ async def soak(url: str, pid: int, users: int, seconds: float, every: float):
             samples.append(await asyncio.to_thread(sample, pid, started))
             await asyncio.wait([clients], timeout=every)
         tokens = clients.result()
-        await asyncio.sleep(SETTLE)  # closed sockets and idle handler threads go away
+        await asyncio.sleep(settle)  # closed sockets and idle handler threads go away
         samples.append(await asyncio.to_thread(sample, pid, started))
         problems = []
         for (user, answered), token in zip(traffic.answered.items(), tokens, strict=True):
