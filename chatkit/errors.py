@@ -23,6 +23,7 @@ class ErrorCode(str, Enum):
     UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"
+    HISTORY_FULL = "history_full"
     THROTTLED = "throttled"
     MODEL_ACCESS = "model_access"
     MODEL_ERROR = "model_error"
@@ -41,6 +42,10 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.BUSY: (
         "이미 답변을 생성하고 있습니다. 끝난 뒤에 다시 보내 주세요.",
         "An answer is already being generated; send again when it is done.",
+    ),
+    ErrorCode.HISTORY_FULL: (
+        "대화 기록이 가득 찼습니다. 기록을 초기화(reset)한 뒤 다시 시도해 주세요.",
+        "The conversation history is full; reset it, then try again.",
     ),
     ErrorCode.THROTTLED: (
         "요청이 많아 잠시 후 다시 시도해 주세요.",

@@ -49,9 +49,14 @@ class ProtocolError(ChatError):
     """A client message we cannot act on; ``request_id`` is None if it was unreadable."""
 
     def __init__(
-        self, code: ErrorCode, hint: str | None = None, *, request_id: str | None = None
+        self,
+        code: ErrorCode,
+        hint: str | None = None,
+        *,
+        request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(code, hint)
+        super().__init__(code, hint, retry_after=retry_after)
         self.request_id = request_id
 
 

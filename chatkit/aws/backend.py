@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -30,6 +31,7 @@ from ..protocol import (
     StopMessage,
     parse_client_message,
 )
+from ..ratelimit import Bucket
 from .apigw import HttpEvent, WebSocketEvent, bearer_token, json_response
 from .relay import ConnectionGone, RelayResult, relay
 from .state import StateStore
@@ -110,6 +112,7 @@ class Backend:
     def message(self, event: WebSocketEvent) -> dict[str, Any]:
         """``chat`` / ``stop`` / ``ping``; every problem becomes an ``error`` frame."""
         post = self._poster(event)
+        rid: str | None = None  # the only id a client may see in an internal error
         try:
             user_id = self.state.user_of(event.connection_id)
             if user_id is None:
@@ -124,26 +127,70 @@ class Backend:
             elif isinstance(message, StopMessage):
                 self.state.request_stop(user_id, message.request_id)
             elif isinstance(message, ChatMessage):
+                rid = message.request_id
+                self._admit(user_id, event.connection_id, rid)
                 self._chat(user_id, message, post)
         except ProtocolError as err:
             _post_quietly(post, _error_frame(err.request_id, err))
         except ConnectionGone:
             pass
         except Exception:
-            log.exception("message failed", extra={"connection_id": event.connection_id})
-            _post_quietly(post, _error_frame(None, ChatError(ErrorCode.INTERNAL)))
+            log.exception(
+                "message failed", extra={"connection_id": event.connection_id, "request_id": rid}
+            )
+            _post_quietly(post, _error_frame(rid, ChatError(ErrorCode.INTERNAL)))
         return _OK
 
-    def _chat(self, user_id: str, message: ChatMessage, post: Callable[[str], Any]) -> None:
-        rid = message.request_id
-        result: RelayResult = asyncio.run(
-            relay(
-                self.session.astream(user_id, message.text, rid),
-                post,
+    def _admit(self, user_id: str, connection_id: str, rid: str) -> None:
+        """The abuse limits before a chat: the connection's and the user's rate buckets,
+        then the history cap. Raises :class:`ProtocolError` for the client."""
+        s = self.settings
+        for key, bucket in (
+            (
+                f"conn#{connection_id}",
+                Bucket.per_minute(s.rate_connection_burst, s.rate_connection_per_minute),
+            ),
+            (f"user#{user_id}", Bucket.per_minute(s.rate_user_burst, s.rate_user_per_minute)),
+        ):
+            decision = self.state.take(key, bucket)
+            if not decision.allowed:
+                log.info("rate limited", extra={"request_id": rid, "bucket": key.split("#")[0]})
+                raise ProtocolError(
+                    ErrorCode.RATE_LIMITED,
+                    request_id=rid,
+                    retry_after=math.ceil(decision.retry_after),
+                )
+        keep = s.ttl_days * 86400
+        if self.state.count_turn(user_id, keep) <= s.max_history_turns:
+            return
+        stored = self.history.count_turns(user_id)  # the counter never shrinks: recount
+        full = stored >= s.max_history_turns
+        self.state.set_turn_count(user_id, stored if full else stored + 1, keep)
+        if full:
+            raise ProtocolError(
+                ErrorCode.HISTORY_FULL,
+                f"최대 {s.max_history_turns:,}턴입니다. (At most {s.max_history_turns:,} turns.)",
                 request_id=rid,
-                stop_requested=lambda: self.state.stop_requested(user_id, rid),
             )
+
+    def _chat(self, user_id: str, message: ChatMessage, post: Callable[[str], Any]) -> None:
+        rid, s = message.request_id, self.settings
+        slot = self.state.acquire_lease(
+            user_id, rid, slots=s.max_generations_per_user, seconds=s.generation_lease_seconds
         )
+        if slot is None:
+            raise ProtocolError(ErrorCode.BUSY, request_id=rid)
+        try:
+            result: RelayResult = asyncio.run(
+                relay(
+                    self.session.astream(user_id, message.text, rid),
+                    post,
+                    request_id=rid,
+                    stop_requested=lambda: self.state.stop_requested(user_id, rid),
+                )
+            )
+        finally:
+            self.state.release_lease(user_id, slot, rid)
         log.info(
             "chat relayed",
             extra={
@@ -196,6 +243,9 @@ class Backend:
                     f"limit은 1–{HISTORY_MAX_LIMIT} 입니다. (limit must be 1–{HISTORY_MAX_LIMIT}.)",
                 ),
             )
+        except Exception:  # storage down or a bug: details to the log, not to the client
+            log.exception("history failed")
+            return _http_error(500, ChatError(ErrorCode.INTERNAL))
         return json_response(
             200, {"items": [t.to_public() for t in page.items], "cursor": page.cursor}
         )
@@ -230,9 +280,10 @@ class Backend:
 
 
 def _error_frame(request_id: str | None, err: ChatError) -> str:
-    return FrameWriter(request_id).frame(
-        {"type": "error", "code": err.code.value, "message": err.message}
-    )
+    frame: dict[str, Any] = {"type": "error", "code": err.code.value, "message": err.message}
+    if err.retry_after is not None:
+        frame["retry_after"] = err.retry_after
+    return FrameWriter(request_id).frame(frame)
 
 
 def _post_quietly(post: Callable[[str], Any], frame: str) -> None:

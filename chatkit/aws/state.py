@@ -1,21 +1,27 @@
-"""Short-lived backend state in DynamoDB: connection → user bindings and stop requests.
+"""Short-lived backend state in DynamoDB: connection → user bindings, stop requests, and
+the abuse limits (rate buckets, generation leases, turn counters).
 
-A ``stop`` arrives in a different Lambda invocation than the ``chat`` it stops, so the
-two meet here::
+A ``stop`` arrives in a different Lambda invocation than the ``chat`` it stops, and a
+user's requests may run in many containers at once, so they all meet here::
 
     state = StateStore("chatkit-state", dynamodb_client(settings))
     state.bind("conn-1", "minsu")
     state.request_stop("minsu", "r1")
     assert state.stop_requested("minsu", "r1")
+    state.take("user#minsu", Bucket.per_minute(60, 60)).allowed   # True
+    slot = state.acquire_lease("minsu", "r1", slots=1, seconds=360)  # 0, or None: busy
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..ratelimit import Bucket, Decision, Level, take
 from ..schema import STATE_TABLE
 
 __all__ = ["StateStore"]
@@ -25,6 +31,8 @@ _PK, _TTL = STATE_TABLE.partition_key, STATE_TABLE.ttl_attribute
 CONNECTION_SECONDS = 2 * 3600
 STOP_SECONDS = 3600
 _CACHE_SIZE = 1024
+#: Optimistic-concurrency attempts on one rate bucket before calling it contended.
+_TAKE_ATTEMPTS = 5
 
 
 class StateStore:
@@ -65,10 +73,109 @@ class StateStore:
     def stop_requested(self, user_id: str, request_id: str) -> bool:
         return self._get(f"stop#{user_id}#{request_id}") is not None
 
-    def _put(self, key: str, seconds: int, **values: str) -> None:
+    # -- abuse limits ------------------------------------------------------------------
+
+    def take(self, key: str, bucket: Bucket) -> Decision:
+        """Take one token from the bucket ``rate#{key}``, shared by every invocation: read,
+        compute (:func:`chatkit.ratelimit.take`), write back only if nobody wrote since."""
+        name = f"rate#{key}"
+        for _ in range(_TAKE_ATTEMPTS):
+            now = self._clock()
+            item = self._get(name)
+            level = Level(float(item["tokens"]["N"]), float(item["at"]["N"])) if item else None
+            decision = take(bucket, level, now)
+            if not decision.allowed:
+                return decision
+            unchanged = "#at = :at" if item else "attribute_not_exists(#at) OR #ttl <= :now"
+            if self._put_if(
+                name,
+                math.ceil(bucket.seconds_to_full) + 60,
+                unchanged,
+                {":now": {"N": str(int(now))}, ":at": item["at"] if item else None},
+                tokens={"N": repr(decision.level.tokens)},
+                at={"N": repr(decision.level.at)},
+            ):
+                return decision
+        return Decision(False, Level(0.0, self._clock()), 1.0)  # contended: back off a bit
+
+    def acquire_lease(
+        self, user_id: str, request_id: str, *, slots: int, seconds: int
+    ) -> int | None:
+        """Claim one of ``user_id``'s ``slots`` generation slots for ``request_id`` until
+        released or ``seconds`` pass (a crashed Lambda never releases); None if all are
+        held. The same request id may take its own slot again (a redelivery)."""
+        now = str(int(self._clock()))
+        for slot in range(slots):
+            if self._put_if(
+                f"gen#{user_id}#{slot}",
+                seconds,
+                "attribute_not_exists(#ttl) OR #ttl <= :now OR request_id = :rid",
+                {":now": {"N": now}, ":rid": {"S": request_id}},
+                request_id={"S": request_id},
+            ):
+                return slot
+        return None
+
+    def release_lease(self, user_id: str, slot: int, request_id: str) -> None:
+        """Free ``slot`` if ``request_id`` still holds it (an expired lease may have passed
+        to another request meanwhile)."""
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={_PK: {"S": f"gen#{user_id}#{slot}"}},
+                ConditionExpression="request_id = :rid",
+                ExpressionAttributeValues={":rid": {"S": request_id}},
+            )
+
+    def count_turn(self, user_id: str, seconds: int) -> int:
+        """Add one to ``user_id``'s turn counter; returns the new count. The counter only
+        ever grows (a reset or TTL does not lower it): see :meth:`set_turn_count`."""
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key={_PK: {"S": f"turns#{user_id}"}},
+            UpdateExpression="ADD #n :one SET #ttl = :ttl",
+            ExpressionAttributeNames={"#n": "count", "#ttl": _TTL},
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":ttl": {"N": str(int(self._clock()) + seconds)},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["count"]["N"])
+
+    def set_turn_count(self, user_id: str, count: int, seconds: int) -> None:
+        """Correct the counter from a real count of the user's stored turns."""
+        self._put(f"turns#{user_id}", seconds, count={"N": str(count)})
+
+    # -- items ----------------------------------------------------------------------
+
+    def _put_if(
+        self, key: str, seconds: int, condition: str, values: dict[str, Any], **attrs: Any
+    ) -> bool:
+        """Conditional put of ``key``; ``#ttl``, ``#at`` and those of ``values`` that the
+        ``condition`` uses are passed (DynamoDB refuses unused ones)."""
+        names = {n: a for n, a in (("#ttl", _TTL), ("#at", "at")) if n in condition}
+        values = {n: v for n, v in values.items() if n in condition}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=self._item(key, seconds, attrs),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _item(self, key: str, seconds: int, attrs: dict[str, Any]) -> dict[str, Any]:
         item = {_PK: {"S": key}, _TTL: {"N": str(int(self._clock()) + seconds)}}
-        item.update({name: {"S": value} for name, value in values.items()})
-        self.client.put_item(TableName=self.table_name, Item=item)
+        item.update(attrs)
+        return item
+
+    def _put(self, key: str, seconds: int, **values: Any) -> None:
+        typed = {k: v if isinstance(v, dict) else {"S": v} for k, v in values.items()}
+        self.client.put_item(TableName=self.table_name, Item=self._item(key, seconds, typed))
 
     def _get(self, key: str) -> dict[str, Any] | None:
         item = self.client.get_item(

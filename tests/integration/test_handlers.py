@@ -4,71 +4,17 @@ management client; the real @connections path is covered by the gateway tests.""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from handler_client import RecordingManagementApi, connect, fixture, message
+from handler_client import history_page as _history
 
 from chatkit.auth import DemoTokens
 from chatkit.aws.apigw import HttpEvent, WebSocketEvent
 from chatkit.aws.backend import Backend
-
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "apigw"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-class GoneException(Exception):
-    pass
-
-
-class RecordingManagementApi:
-    """Stands in for boto3 ``apigatewaymanagementapi``: records frames, can go away."""
-
-    class exceptions:
-        GoneException = GoneException
-
-    def __init__(self, gone_after: int | None = None) -> None:
-        self.frames: list[dict] = []
-        self.gone_after = gone_after
-        self.lock = threading.Lock()
-
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:
-        with self.lock:
-            if self.gone_after is not None and len(self.frames) >= self.gone_after:
-                raise GoneException(ConnectionId)
-            assert len(Data) <= 32 * 1024
-            self.frames.append(json.loads(Data.decode()))
-
-
-@pytest.fixture
-def api():
-    return RecordingManagementApi()
-
-
-@pytest.fixture
-def backend(settings, api):
-    return Backend(settings, management=lambda endpoint: api)
-
-
-def connect(backend: Backend, user: str, connection_id: str = "conn-1") -> dict:
-    event = fixture("ws_connect")
-    token, _ = backend.auth.issue(user)
-    event["queryStringParameters"]["token"] = token
-    event["requestContext"]["connectionId"] = connection_id
-    return backend.connect(WebSocketEvent(event))
-
-
-def message(backend: Backend, body: object, connection_id: str = "conn-1") -> dict:
-    event = copy.deepcopy(fixture("ws_default"))
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return backend.message(WebSocketEvent(event))
 
 
 def test_connect_binds_the_user_from_the_token(backend):
@@ -183,13 +129,6 @@ def test_disconnect_removes_the_binding(backend):
     assert backend.disconnect(WebSocketEvent(event))["statusCode"] == 200
     backend.state._users.clear()  # a cold container must not find it either
     assert backend.state.user_of("conn-1") is None
-
-
-def _history(backend: Backend, token: str | None, **query: str) -> dict:
-    event = fixture("http_history")
-    event["headers"]["authorization"] = f"Bearer {token}" if token else ""
-    event["queryStringParameters"] = query
-    return backend.history_page(HttpEvent(event))
 
 
 def test_history_returns_only_the_callers_turns_newest_first(backend, api):

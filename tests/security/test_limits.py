@@ -1,0 +1,169 @@
+"""Abuse limits through the real handlers and the DynamoDB state table: rate buckets per
+connection and per user (shared by every container), one generation at a time per user
+(a lease that a crashed Lambda cannot hold forever), and a cap on a user's history."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from handler_client import RecordingManagementApi, connect, message
+
+from chatkit.aws.backend import Backend
+from chatkit.aws.state import StateStore
+from chatkit.aws_clients import dynamodb_client
+from chatkit.ratelimit import Bucket
+
+
+class Clock:
+    """A settable wall clock for the state store."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def chat(backend: Backend, rid: str, text: str = "안녕", connection_id: str = "conn-1") -> None:
+    message(backend, {"type": "chat", "request_id": rid, "text": text}, connection_id)
+
+
+def outcome(api: RecordingManagementApi, rid: str) -> dict:
+    """The last frame of request ``rid``."""
+    return [f for f in api.frames if f.get("request_id") == rid][-1]
+
+
+def backend_with(settings, api, clock=None, **limits) -> Backend:
+    settings = settings.with_(**limits)
+    state = StateStore(
+        settings.state_table_name, dynamodb_client(settings), clock=clock or time.time
+    )
+    return Backend(settings, state=state, management=lambda endpoint: api)
+
+
+# -- rate limits ------------------------------------------------------------------------
+
+
+def test_a_connection_over_its_burst_gets_rate_limited_with_retry_after(settings, api):
+    backend = backend_with(settings, api, rate_connection_burst=2, rate_connection_per_minute=1)
+    connect(backend, "민수")
+    for rid in ("r1", "r2", "r3"):
+        chat(backend, rid)
+    assert outcome(api, "r1")["type"] == outcome(api, "r2")["type"] == "end"
+    refused = outcome(api, "r3")
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    assert refused["retry_after"] == 60  # one token a minute, rounded up to whole seconds
+    assert "잠시" in refused["message"] and "wait" in refused["message"]
+    assert backend.history.get("민수", "r3") is None  # refused before anything is stored
+    connect(backend, "민수", connection_id="conn-2")  # the user's other connection is fine
+    chat(backend, "r4", connection_id="conn-2")
+    assert outcome(api, "r4")["type"] == "end"
+
+
+def test_the_user_bucket_is_shared_by_every_container(settings, api):
+    limits = {"rate_user_burst": 2, "rate_user_per_minute": 1}
+    first, second = backend_with(settings, api, **limits), backend_with(settings, api, **limits)
+    connect(first, "민수", connection_id="c1")
+    connect(second, "민수", connection_id="c2")
+    chat(first, "r1", connection_id="c1")
+    chat(second, "r2", connection_id="c2")
+    chat(first, "r3", connection_id="c1")
+    assert outcome(api, "r3")["code"] == "rate_limited"
+    connect(second, "지은", connection_id="c3")  # another user has a bucket of her own
+    chat(second, "r4", connection_id="c3")
+    assert outcome(api, "r4")["type"] == "end"
+
+
+def test_a_limited_user_may_chat_again_after_retry_after(settings, api):
+    clock = Clock()
+    backend = backend_with(settings, api, clock, rate_user_burst=1, rate_user_per_minute=6)
+    connect(backend, "민수")
+    chat(backend, "r1")
+    chat(backend, "r2")
+    wait = outcome(api, "r2")["retry_after"]
+    assert wait == 10
+    clock.now += wait - 1
+    chat(backend, "r3")
+    assert outcome(api, "r3")["code"] == "rate_limited"
+    clock.now += 1
+    chat(backend, "r4")
+    assert outcome(api, "r4")["type"] == "end"
+
+
+def test_concurrent_takes_never_admit_more_than_the_bucket_holds(settings):
+    state = StateStore(settings.state_table_name, dynamodb_client(settings))
+    bucket = Bucket.per_minute(10, 1)
+    with ThreadPoolExecutor(8) as pool:
+        decisions = list(pool.map(lambda _: state.take("user#busy", bucket), range(24)))
+    admitted = sum(d.allowed for d in decisions)
+    assert 1 <= admitted <= 10
+    last = state.take("user#busy", bucket)
+    left = last.level.tokens + (1 if last.allowed else 0)
+    assert left == pytest.approx(10 - admitted, abs=0.2)  # no update was lost
+
+
+# -- one generation at a time per user ----------------------------------------------------
+
+
+def test_a_second_chat_while_one_streams_is_busy_until_the_first_ends(settings, api):
+    backend = backend_with(settings, api, max_generations_per_user=1)
+    connect(backend, "민수", connection_id="tab-1")
+    connect(backend, "민수", connection_id="tab-2")
+    long = threading.Thread(
+        target=chat, args=(backend, "long", "!rate 50 !long 3000 이야기", "tab-1")
+    )
+    long.start()
+    while not any(f["type"] == "delta" for f in api.frames):
+        time.sleep(0.02)
+    chat(backend, "second", "부산은?", "tab-2")
+    busy = outcome(api, "second")
+    assert (busy["type"], busy["code"]) == ("error", "busy")
+    assert backend.history.get("민수", "second") is None
+    message(backend, {"type": "stop", "request_id": "long"}, "tab-1")
+    long.join(timeout=15)
+    assert not long.is_alive()
+    chat(backend, "third", "부산은?", "tab-2")  # the lease was released
+    assert outcome(api, "third")["type"] == "end"
+
+
+def test_a_lease_left_by_a_crashed_lambda_expires(settings, api):
+    clock = Clock()
+    backend = backend_with(
+        settings, api, clock, max_generations_per_user=1, generation_lease_seconds=300
+    )
+    assert backend.state.acquire_lease("민수", "crashed", slots=1, seconds=300) == 0
+    connect(backend, "민수")
+    chat(backend, "r1")
+    assert outcome(api, "r1")["code"] == "busy"
+    clock.now += 301
+    chat(backend, "r2")
+    assert outcome(api, "r2")["type"] == "end"
+
+
+def test_two_generations_when_the_setting_allows_two(settings, api):
+    backend = backend_with(settings, api, max_generations_per_user=2)
+    held = backend.state.acquire_lease("민수", "other", slots=2, seconds=300)
+    connect(backend, "민수")
+    chat(backend, "r1")
+    assert held == 0 and outcome(api, "r1")["type"] == "end"
+
+
+# -- history size ---------------------------------------------------------------------------
+
+
+def test_a_full_history_refuses_new_turns_until_it_is_reset(settings, api):
+    backend = backend_with(settings, api, max_history_turns=2)
+    connect(backend, "민수")
+    chat(backend, "r1")
+    chat(backend, "r2")
+    chat(backend, "r3")
+    full = outcome(api, "r3")
+    assert (full["type"], full["code"]) == ("error", "history_full")
+    assert "초기화" in full["message"] and "reset" in full["message"] and "2" in full["message"]
+    assert [t.request_id for t in backend.history.page("민수").items] == ["r2", "r1"]
+    backend.session.reset("민수")
+    chat(backend, "r4")
+    assert outcome(api, "r4")["type"] == "end"
