@@ -15,4 +15,5 @@ async def test_soak_tiny_run_stores_every_answer_once(serve):
     )
     assert traffic.errors == [] and problems == []
     assert len(traffic.answered) == 3 and all(traffic.answered.values())
-    assert len(samples) >= 3 and all(s.rss_mb > 0 and s.connections > 0 for s in samples)
+    assert len(samples) >= 3 and all(s.rss_mb > 0 for s in samples)
+    assert max(s.connections for s in samples) > 0
