@@ -15,13 +15,14 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import cached_property
 from typing import Any
 
 from ..auth import Authenticator, DemoTokens
 from ..config import Settings
 from ..errors import ChatError, ErrorCode
+from ..events import End, Error, Event
 from ..history import InvalidCursor
 from ..protocol import (
     ChatMessage,
@@ -180,17 +181,18 @@ class Backend:
         )
         if slot is None:
             raise ProtocolError(ErrorCode.BUSY, request_id=rid)
+        release = _once(lambda: self.state.release_lease(user_id, slot, rid))
         try:
             result: RelayResult = asyncio.run(
                 relay(
-                    self.session.astream(user_id, message.text, rid),
+                    _released_at_the_end(self.session.astream(user_id, message.text, rid), release),
                     post,
                     request_id=rid,
                     stop_requested=lambda: self.state.stop_requested(user_id, rid),
                 )
             )
         finally:
-            self.state.release_lease(user_id, slot, rid)
+            release()
         log.info(
             "chat relayed",
             extra={
@@ -277,6 +279,32 @@ class Backend:
                 "auth": "demo",
             },
         )
+
+
+async def _released_at_the_end(
+    events: AsyncIterator[Event], release: Callable[[], None]
+) -> AsyncIterator[Event]:
+    """``events``, calling ``release`` once the turn is over — before its final event (or
+    the relay's ``stopped`` end) reaches the client, so a next chat is not ``busy``."""
+    try:
+        async for event in events:
+            if isinstance(event, (End, Error)):
+                release()  # the session stored the turn before yielding this
+            yield event
+    finally:
+        release()
+
+
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    done = False
+
+    def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            action()
+
+    return run
 
 
 def _error_frame(request_id: str | None, err: ChatError) -> str:

@@ -48,7 +48,9 @@ def backend_with(settings, api, clock=None, **limits) -> Backend:
 
 
 def test_a_connection_over_its_burst_gets_rate_limited_with_retry_after(settings, api):
-    backend = backend_with(settings, api, rate_connection_burst=2, rate_connection_per_minute=1)
+    backend = backend_with(
+        settings, api, Clock(), rate_connection_burst=2, rate_connection_per_minute=1
+    )
     connect(backend, "민수")
     for rid in ("r1", "r2", "r3"):
         chat(backend, rid)
@@ -167,3 +169,22 @@ def test_a_full_history_refuses_new_turns_until_it_is_reset(settings, api):
     backend.session.reset("민수")
     chat(backend, "r4")
     assert outcome(api, "r4")["type"] == "end"
+
+
+@pytest.mark.parametrize("text", ["안녕", "!fail-after 2 안녕"], ids=["end", "error"])
+def test_a_chat_sent_the_moment_the_last_frame_arrives_is_not_busy(settings, text):
+    """The lease is free before the final frame is posted (a quick client is not refused)."""
+
+    class EagerClient(RecordingManagementApi):
+        def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:
+            super().post_to_connection(ConnectionId, Data)
+            last = self.frames[-1]
+            if last.get("request_id") == "first" and last["type"] in ("end", "error"):
+                chat(backend, "next", "부산은?", "tab-2")
+
+    api = EagerClient()
+    backend = backend_with(settings, api, max_generations_per_user=1)
+    connect(backend, "민수", connection_id="tab-1")
+    connect(backend, "민수", connection_id="tab-2")
+    chat(backend, "first", text, "tab-1")
+    assert outcome(api, "next")["type"] == "end"
