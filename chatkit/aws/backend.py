@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator, Callable
 from functools import cached_property
 from typing import Any
 
+from botocore.exceptions import EndpointConnectionError
+
 from ..auth import Authenticator, DemoTokens
 from ..config import Settings
 from ..errors import ChatError, ErrorCode
@@ -212,7 +214,9 @@ class Backend:
         def post(frame: str) -> None:
             try:
                 client.post_to_connection(ConnectionId=connection_id, Data=frame.encode())
-            except gone:
+            except (gone, EndpointConnectionError):
+                # An unreachable @connections endpoint cannot deliver either: stop the
+                # generation and keep the partial answer, as for a client that left.
                 raise ConnectionGone(connection_id) from None
 
         return post

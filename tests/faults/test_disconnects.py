@@ -22,6 +22,7 @@ ANSWERS = 200
 WORKERS = 20
 SEED = 8
 QUESTION = "!rate 150 !long 80 서울 이야기"  # ~0.2 s of deltas in a few frames
+ANSWER_FRAMES_MAX = 1_000  # more frames than any answer to QUESTION has
 
 
 class CountingGateway(Gateway):
@@ -47,7 +48,8 @@ class Outcome:
 
 
 async def _leave_at_random(served: Served, user: str, rng: random.Random) -> Outcome:
-    frames_to_read = rng.randint(0, 6)
+    # One client in five stays to the end (so both outcomes occur whatever the load).
+    frames_to_read = rng.randint(0, 6) if rng.random() < 0.8 else ANSWER_FRAMES_MAX
     abrupt = rng.random() < 0.5
     token = await served.login(user)
     reply = Reply(f"{user}-r")

@@ -5,6 +5,8 @@ management client; the real @connections path is covered by the gateway tests.""
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import threading
 import time
 
@@ -185,3 +187,17 @@ def test_login_rejects_bad_user_ids(backend, body):
     response = backend.login(HttpEvent(event))
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["code"] == "bad_request"
+
+
+def test_unreachable_connections_endpoint_counts_as_gone(settings, caplog):
+    """The real boto3 management client, pointed at a closed loopback port: no traceback,
+    no second failing post, the partial answer kept as interrupted."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    backend = Backend(settings.with_(connections_endpoint=closed, max_attempts=1))
+    connect(backend, "u")
+    with caplog.at_level(logging.WARNING):
+        message(backend, {"type": "chat", "request_id": "e1", "text": "!rate 0 안녕"})
+    assert backend.history.get("u", "e1").status == "interrupted"
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
