@@ -467,3 +467,21 @@ def test_phone_width(server: Server, open_page: Any, artifacts: Path):
         assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
     page.screenshot(path=str(artifacts / "web-chat-phone.png"))
+
+
+def test_a_second_browser_sees_only_its_own_history(server: Server, open_page: Any):
+    first, second = open_page(server), open_page(server)  # two contexts: two browsers
+    sign_in(first, _user())
+    rid = ask(first, "!rate 0 <b>민수의</b> 비밀 질문")
+    assert wait_done(first, rid) == "completed"
+    sign_in(second, _user())
+    second.wait_for_selector("#empty-hint")
+    rid_b = ask(second, "!rate 0 지우의 질문")
+    assert wait_done(second, rid_b) == "completed"
+    first.reload()
+    wait_connected(first)
+    first.wait_for_selector(f'.msg.assistant[data-request-id="{rid}"]')
+    for page, own, other in ((first, "민수의", "지우의"), (second, "지우의", "민수의")):
+        transcript = page.inner_text("#transcript")
+        assert own in transcript and other not in transcript
+    assert [t["request_id"] for t in server.history(session_token(second))] == [rid_b]
