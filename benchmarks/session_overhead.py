@@ -2,19 +2,23 @@
 
 ChatSession does more than boto3 alone — it claims the request id (conditional put),
 loads the user's context (one Query) and goes through langchain-aws — so this measures
-what that costs. Run:  .venv/bin/python -m benchmarks.session_overhead [--n 60]
+what that costs. The offline stack runs in its own process (``chatkit emulators``), as
+Bedrock and DynamoDB are remote services in AWS: their server work must not compete with the
+client for this process's GIL. Run:  .venv/bin/python -m benchmarks.session_overhead [--n 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import time
 import uuid
 
 from benchmarks._common import summary, table
+from benchmarks.concurrency import _EXPORT, _offline_env, chatkit_process
 from chatkit.aws_clients import bedrock_runtime_client
-from chatkit.local import offline_stack
+from chatkit.config import Settings
 from chatkit.session import ChatSession
 
 QUESTION = "!rate 0 서울 여행 추천해줘"
@@ -45,10 +49,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=60, help="measured turns per path")
     args = parser.parse_args()
-    with offline_stack(rate=0) as stack:
-        session = ChatSession(stack.settings)
-        client = bedrock_runtime_client(stack.settings)
-        model_id = stack.settings.model_id
+    ready = re.compile("offline stack running")
+    with chatkit_process(["emulators", "--rate", "0"], _offline_env(), ready) as (_, lines):
+        settings = Settings.from_env(dict(m.groups() for x in lines if (m := _EXPORT.fullmatch(x))))
+        session = ChatSession(settings)
+        client = bedrock_runtime_client(settings)
+        model_id = settings.model_id
         loop = asyncio.new_event_loop()
         for _ in range(5):  # warm-up: imports, connections
             boto3_first_delta(client, model_id)
