@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Self
 
 from ..schema import HISTORY_TABLE, STATE_TABLE, TableSchema
 
@@ -21,7 +21,7 @@ class LocalDynamoDB:
         self._host, self._port = host, port
         self._server: Any = None
 
-    def start(self) -> LocalDynamoDB:
+    def start(self) -> Self:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -39,7 +39,7 @@ class LocalDynamoDB:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> LocalDynamoDB:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 
 from chatkit.deploy.aws import Aws
 
+from .dynamodb import LocalDynamoDB
+
 __all__ = ["MotoAws"]
 
 _CREDENTIALS = {"aws_access_key_id": "rehearsal", "aws_secret_access_key": "rehearsal"}
@@ -48,32 +50,18 @@ def _fix_version_ref() -> None:
     version._chatkit_fixed = True
 
 
-class MotoAws:
-    """moto's threaded server on ``127.0.0.1`` (port 0 = a free one); state in memory,
-    shared with any other moto server in this process."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host, self._port = host, port
-        self._server: Any = None
+class MotoAws(LocalDynamoDB):
+    """moto's threaded server on ``127.0.0.1`` (port 0 = a free one) serving every service
+    moto has; state in memory, shared with any other moto server in this process."""
 
     def start(self) -> MotoAws:
         import warnings
 
-        from moto.server import ThreadedMotoServer
-
         _fix_version_ref()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support…"
         # moto warns once per resource type it skips; the module docstring says which.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", module="moto")
-        self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
-        self._server.start()
-        return self
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return super().start()
 
     def aws(self, region: str = "ap-northeast-2") -> Aws:
         """Clients for this stand-in account in ``region``."""
@@ -87,14 +75,3 @@ class MotoAws:
 
         _, _, _, region, account, _ = stack_id.split(":", 5)
         cloudformation_backends[account][region].stacks[stack_id].status = status
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> MotoAws:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -7,7 +7,6 @@ types a Korean question through an emulated IME (the send must wait for the comp
 sends it with Ctrl+Enter, watches the answer grow in the page, clicks stop, checks the
 stored turn from the kernel, checks that hostile HTML stays text, copies an answer (the
 clipboard holds its raw text), regenerates it, and saves ``artifacts/panel.png``.
-Recipe: /work/shared/reference/jupyterlab-browser-test.md.
 """
 
 from __future__ import annotations
