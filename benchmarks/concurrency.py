@@ -48,6 +48,7 @@ ROOT = Path(__file__).parents[1]
 QUESTION = "서울 여행 추천해줘"
 TIMED_OUT = "Endpoint request timed out"
 _EXPORT = re.compile(r"export (\w+)=(.*)")
+_STACK_READY = re.compile("offline stack running")
 _SERVING = re.compile(r"chatkit serving on (http://\S+?)/?$")
 
 
@@ -120,6 +121,26 @@ def chatkit_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextmanager
+def emulators_process(*args: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """``chatkit emulators ARGS``: yields its pid and the environment its export lines give."""
+    with chatkit_process(["emulators", *args], _offline_env(), _STACK_READY) as (pid, lines):
+        yield pid, dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
+
+
+@contextmanager
+def running_stack() -> Iterator[tuple[str, dict[str, str], int, int]]:
+    """``chatkit emulators`` + ``chatkit serve``, warmed up: yields the serve URL, the
+    emulators' environment, and the serve and emulators pids."""
+    with emulators_process() as (aws_pid, env):
+        serve = ["serve", "--port", "0"]
+        with chatkit_process(serve, _offline_env(env), _SERVING) as (serve_pid, served):
+            url = _SERVING.search(served[-1])[1]
+            asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
+            emulator_alone(env, 1)
+            yield url, env, serve_pid, aws_pid
 
 
 def cpu_seconds(pid: int) -> float:
@@ -279,25 +300,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, nargs="+", default=[50, 200])
     args = parser.parse_args()
-    ready = re.compile("offline stack running")
-    with chatkit_process(["emulators"], _offline_env(), ready) as (aws_pid, lines):
-        env = dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
-        serve = ["serve", "--port", "0"]
-        with chatkit_process(serve, _offline_env(env), _SERVING) as (serve_pid, served):
-            url = _SERVING.search(served[-1])[1]
-            asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
-            emulator_alone(env, 1)
-            rows, errors = [], []
-            for users in args.users:
-                with CpuMeter(serve_pid, aws_pid).run() as base_cpu:
-                    base = emulator_alone(env, users)
-                with CpuMeter(serve_pid, aws_pid).run() as ours_cpu:
-                    ours = asyncio.run(through_serve(url, users))
-                rows += [
-                    _row(users, "emulator alone (boto3)", base, base_cpu),
-                    _row(users, "chatkit serve (WebSocket)", ours, ours_cpu),
-                ]
-                errors += base.errors + ours.errors
+    with running_stack() as (url, env, serve_pid, aws_pid):
+        rows, errors = [], []
+        for users in args.users:
+            with CpuMeter(serve_pid, aws_pid).run() as base_cpu:
+                base = emulator_alone(env, users)
+            with CpuMeter(serve_pid, aws_pid).run() as ours_cpu:
+                ours = asyncio.run(through_serve(url, users))
+            rows += [
+                _row(users, "emulator alone (boto3)", base, base_cpu),
+                _row(users, "chatkit serve (WebSocket)", ours, ours_cpu),
+            ]
+            errors += base.errors + ours.errors
     print(f"{QUESTION!r} at the demo model's 50 tokens/s; ms from the request;")
     print("29 s frames = users who got API Gateway's integration-timeout frame (then the answer);")
     print("cpu s = CPU seconds used in the run by `chatkit serve` and by `chatkit emulators`\n")

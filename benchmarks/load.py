@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,14 +25,11 @@ from dataclasses import dataclass
 
 from benchmarks._common import percentile, table
 from benchmarks.concurrency import (
-    _EXPORT,
-    _SERVING,
     QUESTION,
     CpuMeter,
     Timings,
-    _offline_env,
-    chatkit_process,
     emulator_alone,
+    running_stack,
     through_serve,
 )
 
@@ -83,21 +79,6 @@ def peak_rss(pid: int, every: float = 0.2) -> Iterator[Peak]:
         done.set()
         thread.join()
         peak.mb = max(peak.mb, rss_mb(pid))
-
-
-@contextmanager
-def running_stack() -> Iterator[tuple[str, dict[str, str], int, int]]:
-    """``chatkit emulators`` + ``chatkit serve``: yields the serve URL, the emulators'
-    environment, and the serve and emulators pids."""
-    ready = re.compile("offline stack running")
-    with chatkit_process(["emulators"], _offline_env(), ready) as (aws_pid, lines):
-        env = dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
-        serve = ["serve", "--port", "0"]
-        with chatkit_process(serve, _offline_env(env), _SERVING) as (serve_pid, served):
-            url = _SERVING.search(served[-1])[1]
-            asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
-            emulator_alone(env, 1)
-            yield url, env, serve_pid, aws_pid
 
 
 def _ms(values: list[float], pct: float) -> float:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import time
 import uuid
 
 from benchmarks._common import summary, table
-from benchmarks.concurrency import _EXPORT, _offline_env, chatkit_process
+from benchmarks.concurrency import emulators_process
 from chatkit.aws_clients import bedrock_runtime_client
 from chatkit.config import Settings
 from chatkit.session import ChatSession
@@ -49,9 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=60, help="measured turns per path")
     args = parser.parse_args()
-    ready = re.compile("offline stack running")
-    with chatkit_process(["emulators", "--rate", "0"], _offline_env(), ready) as (_, lines):
-        settings = Settings.from_env(dict(m.groups() for x in lines if (m := _EXPORT.fullmatch(x))))
+    with emulators_process("--rate", "0") as (_, env):
+        settings = Settings.from_env(env)
         session = ChatSession(settings)
         client = bedrock_runtime_client(settings)
         model_id = settings.model_id

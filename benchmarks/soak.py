@@ -27,7 +27,8 @@ import aiohttp
 import websockets
 
 from benchmarks._common import table
-from benchmarks.load import rss_mb, running_stack
+from benchmarks.concurrency import running_stack
+from benchmarks.load import rss_mb
 
 QUESTION = "!long 120 서울 이야기"  # ~2 s at 50 tokens/s
 RECONNECT_EVERY = 5
