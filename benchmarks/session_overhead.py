@@ -35,6 +35,17 @@ def boto3_first_delta(client, model_id: str) -> float:
     return first * 1000
 
 
+async def storage_round_trip(session: ChatSession) -> float:
+    """The two DynamoDB requests a turn waits for (claim ∥ context), timed alone: the
+    local DynamoDB's share of the added time (moto's one process answers them in turn)."""
+    user, started = f"bench-{uuid.uuid4().hex[:8]}", time.perf_counter()
+    await asyncio.gather(
+        asyncio.to_thread(session.history.claim, user, uuid.uuid4().hex),
+        asyncio.to_thread(session.history.recent, user, 10),
+    )
+    return (time.perf_counter() - started) * 1000
+
+
 async def chatkit_first_delta(session: ChatSession) -> float:
     started = time.perf_counter()
     first = None
@@ -57,12 +68,13 @@ def main() -> None:
         for _ in range(5):  # warm-up: imports, connections
             boto3_first_delta(client, model_id)
             loop.run_until_complete(chatkit_first_delta(session))
-        base, ours = [], []
-        for _ in range(args.n):  # interleaved so machine noise hits both alike
+        base, ours, storage = [], [], []
+        for _ in range(args.n):  # interleaved so machine noise hits all alike
             base.append(boto3_first_delta(client, model_id))
             ours.append(loop.run_until_complete(chatkit_first_delta(session)))
+            storage.append(loop.run_until_complete(storage_round_trip(session)))
         loop.close()
-    b, o = summary(base), summary(ours)
+    b, o, d = summary(base), summary(ours), summary(storage)
     print(f"time to first delta, {args.n} turns each (ms), demo model at !rate 0\n")
     print(
         table(
@@ -75,6 +87,13 @@ def main() -> None:
                     o["p50"] - b["p50"],
                     o["p90"] - b["p90"],
                     o["mean"] - b["mean"],
+                ],
+                ["  of which DynamoDB claim ∥ context", d["p50"], d["p90"], d["mean"]],
+                [
+                    "  chatkit's own code",
+                    o["p50"] - b["p50"] - d["p50"],
+                    o["p90"] - b["p90"] - d["p90"],
+                    o["mean"] - b["mean"] - d["mean"],
                 ],
             ],
         )
