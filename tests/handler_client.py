@@ -26,6 +26,20 @@ from chatkit.aws.backend import Backend
 FIXTURES = Path(__file__).parent / "fixtures" / "apigw"
 
 
+def handler_env(settings) -> dict[str, str]:
+    """The environment a deployed handler would get, pointing at ``settings``' local
+    endpoints and tables (for handlers run in-process or from the zip)."""
+    return {
+        "CHATKIT_MODE": "offline",
+        "CHATKIT_BEDROCK_ENDPOINT": settings.bedrock_endpoint,
+        "CHATKIT_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
+        "CHATKIT_TABLE": settings.table_name,
+        "CHATKIT_STATE_TABLE": settings.state_table_name,
+        "CHATKIT_MODEL_ID": settings.model_id,
+        "AWS_REGION": settings.region,
+    }
+
+
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 

@@ -14,6 +14,7 @@ from typing import Any
 import botocore.client
 import pytest
 import websockets
+from handler_client import handler_env
 
 from chatkit.deploy.smoke import Endpoints, _http, run_smoke
 from chatkit.deploy.template import load_template
@@ -189,14 +190,7 @@ def recorded_calls(monkeypatch, settings):
         return run
 
     handlers = {route: traced(route, aws_handlers()[route]) for route in DEFAULT_ROUTES}
-    env = {
-        "CHATKIT_MODE": "offline",
-        "CHATKIT_BEDROCK_ENDPOINT": settings.bedrock_endpoint,
-        "CHATKIT_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
-        "CHATKIT_TABLE": settings.table_name,
-        "CHATKIT_STATE_TABLE": settings.state_table_name,
-    }
-    for name, value in env.items():
+    for name, value in handler_env(settings).items():
         monkeypatch.setenv(name, value)
     with Gateway(handlers, port=0, web_root=None) as gateway:
         from chatkit.aws import handlers as module

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from handler_client import handler_env
 
 from chatkit.cli import main
 from chatkit.deploy.smoke import Endpoints, run_smoke
@@ -17,16 +18,7 @@ from chatkit.local.zip_invoker import ZipInvoker
 
 
 def zip_gateway(bundle, settings, python):
-    env = {
-        "CHATKIT_MODE": "offline",
-        "CHATKIT_BEDROCK_ENDPOINT": settings.bedrock_endpoint,
-        "CHATKIT_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
-        "CHATKIT_TABLE": settings.table_name,
-        "CHATKIT_STATE_TABLE": settings.state_table_name,
-        "CHATKIT_MODEL_ID": settings.model_id,
-        "AWS_REGION": settings.region,
-    }
-    invoker = ZipInvoker(bundle.path, env=env, python=python)
+    invoker = ZipInvoker(bundle.path, env=handler_env(settings), python=python)
     return invoker, Gateway(invoker=invoker, port=0, web_root=None)
 
 
