@@ -28,6 +28,7 @@ class ErrorCode(str, Enum):
     MODEL_ACCESS = "model_access"
     MODEL_ERROR = "model_error"
     TIMEOUT = "timeout"
+    NOT_SAVED = "not_saved"
     INTERNAL = "internal"
 
 
@@ -60,6 +61,10 @@ _MESSAGES: dict[ErrorCode, tuple[str, str]] = {
         "The model failed while generating the answer.",
     ),
     ErrorCode.TIMEOUT: ("응답 시간이 초과되었습니다.", "The request timed out."),
+    ErrorCode.NOT_SAVED: (
+        "답변을 기록에 저장하지 못했습니다.",
+        "The answer could not be saved to history.",
+    ),
     ErrorCode.INTERNAL: ("일시적인 내부 오류가 발생했습니다.", "An internal error occurred."),
 }
 

@@ -4,7 +4,11 @@ One turn: validate the question (NFC, length), claim the request id (a redeliver
 request is replayed from history, never answered twice), load the user's own recent
 turns as context under a token budget, stream the model, and store the turn with its
 final status — ``completed``, ``error``, or ``interrupted`` when the consumer went away
-(task cancelled, WebSocket gone, Stop pressed). Every face consumes its events::
+(task cancelled, WebSocket gone, Stop pressed). A save that meets throttling or an outage
+is retried for up to :data:`SAVE_RETRY_SECONDS`; past that the stream ends with a
+``not_saved`` error (the client has every delta) and the turn is kept in memory, so a retry
+of the same request id stores it once instead of answering again. Every face consumes its
+events::
 
     session = ChatSession()                      # offline: starts the local stack
     async for event in session.astream("minsu", "서울 여행 추천해줘"):
@@ -24,6 +28,7 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -31,6 +36,7 @@ from .config import Settings
 from .errors import ChatError, ErrorCode
 from .events import Delta, End, Error, Event, Latency, Start, Usage
 from .history import HistoryStore, Turn
+from .retry import error_name, retry_within
 
 __all__ = ["ChatSession"]
 
@@ -39,6 +45,11 @@ log = logging.getLogger(__name__)
 #: Turns read for context in one Query; the token budget then decides what is kept.
 CONTEXT_TURNS = 50
 MAX_USER_ID_CHARS = 128
+#: How long a turn's save is retried (throttling, 5xx, lost connections; on top of
+#: botocore's own attempts) before the client is told ``not_saved``. Tests shrink it.
+SAVE_RETRY_SECONDS = 20.0
+#: Turns not saved in time that are kept for a retry of their request id (newest win).
+UNSAVED_KEPT = 100
 
 
 class ChatSession:
@@ -62,6 +73,7 @@ class ChatSession:
         self.settings = settings
         self._model = model
         self.history = history or HistoryStore.from_settings(settings)
+        self._unsaved = _UnsavedTurns(UNSAVED_KEPT)
 
     @property
     def model(self) -> Any:
@@ -103,6 +115,11 @@ class ChatSession:
             for event in _replay(claim.existing):
                 yield event
             return
+        if claim.in_progress and (unsaved := self._unsaved.pop(user_id, request_id)):
+            saved = await _shielded(self._store(unsaved))
+            for event in _replay(unsaved, saved=saved):
+                yield event
+            return
         if claim.in_progress:
             busy = ChatError(ErrorCode.BUSY)
             yield Error(request_id, busy.code.value, busy.message)
@@ -126,7 +143,7 @@ class ChatSession:
                     yield Delta(request_id, piece)
         except (asyncio.CancelledError, GeneratorExit):
             self._finish(turn, answer, "interrupted", first_token, started)
-            await _shielded(asyncio.to_thread(self.history.save, turn))
+            await _shielded(self._store(turn))
             log.info("turn interrupted", extra={"request_id": request_id})
             raise
         except Exception as exc:  # the model failed: classify, keep details in the log
@@ -135,12 +152,14 @@ class ChatSession:
         self._finish(turn, answer, "error" if error else "completed", first_token, started)
         if error:
             turn.error_code = error.code.value
-        await _shielded(asyncio.to_thread(self.history.save, turn))
+        saved = await _shielded(self._store(turn))
         log.info(
             "turn %s", turn.status, extra={"request_id": request_id, "latency_ms": turn.latency_ms}
         )
         if error:
             yield Error(request_id, error.code.value, error.message, retry_after=error.retry_after)
+        elif not saved:
+            yield _not_saved(request_id)
         else:
             yield _end_event(turn)
 
@@ -185,6 +204,23 @@ class ChatSession:
         return self.history.clear(_nfc(user_id))
 
     # -- helpers --------------------------------------------------------------------------
+
+    async def _store(self, turn: Turn) -> bool:
+        """Save ``turn``, retrying passing storage errors for up to ``SAVE_RETRY_SECONDS``.
+        False when it could not be saved: the turn is then kept for a retry of its id."""
+        try:
+            await retry_within(
+                lambda: asyncio.to_thread(self.history.save, turn), budget=SAVE_RETRY_SECONDS
+            )
+        except Exception as exc:
+            self._unsaved.add(turn)
+            log.error(
+                "turn not saved: %s",
+                error_name(exc),
+                extra={"request_id": turn.request_id},
+            )
+            return False
+        return True
 
     def _validate(self, user_id: str, text: str, request_id: str) -> tuple[str, str]:
         if not isinstance(user_id, str) or not user_id.strip():
@@ -232,11 +268,11 @@ def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
-async def _shielded(awaitable: Any) -> None:
-    """Finish a save even if the caller is cancelled (again) meanwhile."""
+async def _shielded(awaitable: Any) -> Any:
+    """Finish a save even if the caller is cancelled (again) meanwhile; its result."""
     task = asyncio.ensure_future(awaitable)
     try:
-        await asyncio.shield(task)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         await asyncio.wait([task])
         raise
@@ -274,7 +310,12 @@ def _end_event(turn: Turn, *, replayed: bool = False) -> End:
     )
 
 
-def _replay(turn: Turn) -> Iterator[Event]:
+def _not_saved(request_id: str) -> Error:
+    err = ChatError(ErrorCode.NOT_SAVED)
+    return Error(request_id, err.code.value, err.message)
+
+
+def _replay(turn: Turn, *, saved: bool = True) -> Iterator[Event]:
     """Events of a turn answered before (a redelivered request id)."""
     yield Start(turn.request_id, turn.model_id, turn.created_at)
     if turn.answer:
@@ -282,5 +323,33 @@ def _replay(turn: Turn) -> Iterator[Event]:
     if turn.status == "error":
         err = ChatError(ErrorCode(turn.error_code or ErrorCode.MODEL_ERROR.value))
         yield Error(turn.request_id, err.code.value, err.message)
+    elif not saved:
+        yield _not_saved(turn.request_id)
     else:
         yield _end_event(turn, replayed=True)
+
+
+class _UnsavedTurns:
+    """Turns whose save ran out of budget, by user and request id; the oldest drop out.
+
+    Example::
+
+        unsaved = _UnsavedTurns(keep=2)
+        unsaved.add(turn)
+        unsaved.pop(turn.user_id, turn.request_id)   # the turn; None the second time
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._turns: OrderedDict[tuple[str, str], Turn] = OrderedDict()
+        self._lock = threading.Lock()  # a warm backend serves many threads locally
+
+    def add(self, turn: Turn) -> None:
+        with self._lock:
+            self._turns[(turn.user_id, turn.request_id)] = turn
+            while len(self._turns) > self._keep:
+                self._turns.popitem(last=False)
+
+    def pop(self, user_id: str, request_id: str) -> Turn | None:
+        with self._lock:
+            return self._turns.pop((user_id, request_id), None)
