@@ -3,7 +3,8 @@
  * How it is put together (top to bottom in this file):
  *   config     where the gateway is: window.CHATKIT_CONFIG (from config.js) or the same origin
  *   views      DOM builders for messages; message text only ever goes through textContent
- *   auth       demo sign-in (POST /login); the token lives in sessionStorage
+ *   auth       demo sign-in (POST /login) or Amazon Cognito (cognito.js: SRP, refresh before
+ *              expiry, revoke on sign-out); the session lives in sessionStorage
  *   history    GET /history pages, shown oldest → newest; "load older" keeps the scroll position
  *   streams    one object per request id: frames applied in seq order, footer on `end`
  *   socket     one WebSocket: keep-alive pings, reconnect with exponential backoff + jitter
@@ -20,13 +21,18 @@
   const BACKOFF_CAP_MS = 30 * 1000;
   const GAP_WAIT_MS = 2000; // how long a missing seq may hold later frames back
   const HISTORY_PAGE = 20;
-  const STORAGE_KEY = "chatkit.session"; // {token, user_id, expires_at}
+  const STORAGE_KEY = "chatkit.session"; // {token, user_id, expires_at[, refresh_token]}
+  const REFRESH_BEFORE_S = 5 * 60; // Cognito: refresh 5 minutes before the token expires
+  const REFRESH_RETRY_MS = 30 * 1000;
+  const REFRESH_MIN_GAP_MS = 10 * 1000; // a token refused again right after a refresh: sign in
 
   const TEXT = {
     reconnecting: "연결이 끊겼습니다. 다시 연결하는 중… (Reconnecting…)",
     notConnected: "서버에 연결되어 있지 않습니다. 잠시 후 다시 보내 주세요. (Not connected yet.)",
     unreachable: "서버에 연결할 수 없습니다. (Cannot reach the server.)",
     expired: "로그인이 만료되었습니다. 다시 로그인하세요. (Your sign-in expired; please sign in again.)",
+    renewed: "로그인을 갱신하고 다시 연결했습니다. 질문을 다시 보내 주세요. " +
+      "(Sign-in renewed and reconnected; please send your question again.)",
     empty: "아직 대화가 없습니다. 무엇이든 물어보세요. (No messages yet — ask anything.)",
     stopped: "⏹ 중단됨 (Stopped)",
     lost: "연결이 끊겨 답변이 중단되었습니다. (Connection lost; the answer was interrupted.)",
@@ -58,6 +64,8 @@
       httpUrl: String(given.httpUrl || location.origin).replace(/\/+$/, ""),
       wsUrl: String(given.wsUrl || wsScheme + "//" + location.host + "/ws"),
       mode: given.mode || "",
+      auth: given.auth === "cognito" ? "cognito" : "demo",
+      cognito: given.cognito || null,
     };
   })();
 
@@ -66,6 +74,11 @@
     loginScreen: $("login-screen"),
     loginForm: $("login-form"),
     userId: $("user-id"),
+    passwordFields: $("password-fields"),
+    password: $("password"),
+    newPasswordFields: $("new-password-fields"),
+    newPassword: $("new-password"),
+    newPasswordAgain: $("new-password-again"),
     loginButton: $("login-button"),
     loginError: $("login-error"),
     chatScreen: $("chat-screen"),
@@ -82,8 +95,13 @@
   };
 
   const state = {
-    session: null, // {token, user_id, expires_at}
+    session: null, // {token, user_id, expires_at[, refresh_token]}
     ws: null,
+    refreshTimer: null,
+    refreshedAt: 0, // Date.now() of the last token refresh
+    renewSocket: false, // a refreshed token waits for the streaming answer to end
+    openNotice: "", // shown once the next socket opens
+    newPasswordStep: null, // Cognito NEW_PASSWORD_REQUIRED in progress
     attempt: 0, // reconnect attempts since the last successful open
     reconnectTimer: null,
     pingTimer: null,
@@ -247,50 +265,161 @@
     }
   }
 
-  async function login(userId) {
+  // Demo: POST /login with a user id. Cognito: SRP sign-in, refreshed a few minutes before
+  // the access token expires. Elements marked data-auth="demo|cognito" show in that mode.
+  let cognito = null;
+  let configError = "";
+  if (config.auth === "cognito") {
+    try {
+      cognito = window.ChatkitCognito.client(config.cognito);
+    } catch (err) {
+      configError = err.message;
+    }
+  }
+
+  function applyAuthMode() {
+    for (const node of document.querySelectorAll("[data-auth]")) {
+      const shown = node.dataset.auth === config.auth;
+      node.hidden = !shown;
+      if (node.tagName === "FIELDSET") node.disabled = !shown;
+    }
+  }
+
+  function storeSession(session) {
+    state.session = session;
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  }
+
+  // Runs one sign-in step with the button disabled; a failure is explained under the form.
+  async function signInStep(step) {
     ui.loginError.textContent = "";
     ui.loginButton.disabled = true;
     try {
-      const response = await fetch(config.httpUrl + "/login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ user_id: userId }),
-      });
-      const body = await readJson(response);
-      if (!response.ok || typeof body.token !== "string") {
-        ui.loginError.textContent = body.message || "로그인 실패 (Sign-in failed): HTTP " +
-          response.status;
-        return;
-      }
-      const session = { token: body.token, user_id: body.user_id, expires_at: body.expires_at };
-      sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
-      startChat(session);
+      await step();
     } catch (err) {
-      ui.loginError.textContent = TEXT.unreachable;
+      ui.loginError.textContent = err instanceof window.ChatkitCognito.CognitoError
+        ? err.message : TEXT.unreachable;
     } finally {
       ui.loginButton.disabled = false;
     }
   }
 
+  async function demoLogin(userId) {
+    const response = await fetch(config.httpUrl + "/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: userId }),
+    });
+    const body = await readJson(response);
+    if (!response.ok || typeof body.token !== "string") {
+      ui.loginError.textContent = body.message || "로그인 실패 (Sign-in failed): HTTP " +
+        response.status;
+      return;
+    }
+    storeSession({ token: body.token, user_id: body.user_id, expires_at: body.expires_at });
+    startChat(state.session);
+  }
+
+  async function cognitoLogin(username) {
+    if (!cognito) throw new window.ChatkitCognito.CognitoError("NotConfigured");
+    let result;
+    if (state.newPasswordStep) {
+      const chosen = ui.newPassword.value.normalize("NFC");
+      if (chosen !== ui.newPasswordAgain.value.normalize("NFC")) {
+        throw new window.ChatkitCognito.CognitoError("PasswordsDiffer");
+      }
+      result = await cognito.completeNewPassword(state.newPasswordStep, chosen);
+    } else {
+      result = await cognito.signIn(username, ui.password.value.normalize("NFC"));
+    }
+    showNewPasswordStep(result.newPasswordStep || null);
+    if (result.session) {
+      storeSession(result.session);
+      startChat(state.session);
+    }
+  }
+
+  // NEW_PASSWORD_REQUIRED: the form asks for a new password (twice) instead of the password.
+  function showNewPasswordStep(step) {
+    state.newPasswordStep = step;
+    ui.newPasswordFields.hidden = ui.newPasswordFields.disabled = !step;
+    if (config.auth === "cognito") ui.passwordFields.hidden = ui.passwordFields.disabled = !!step;
+    ui.userId.readOnly = !!step;
+    ui.password.value = ui.newPassword.value = ui.newPasswordAgain.value = "";
+    if (step) ui.newPassword.focus();
+  }
+
+  // Cognito: swaps in a fresh access token; false when that is impossible (demo mode, refresh
+  // token revoked or expired, Cognito unreachable, or a refresh moments ago did not help).
+  async function refreshSession() {
+    const session = state.session;
+    if (!cognito || !session || !session.refresh_token) return false;
+    if (Date.now() - state.refreshedAt < REFRESH_MIN_GAP_MS) return false;
+    let fresh;
+    try {
+      fresh = await cognito.refresh(session);
+    } catch (err) {
+      return false;
+    }
+    if (state.session !== session) return false; // signed out meanwhile
+    state.refreshedAt = Date.now();
+    storeSession(fresh);
+    scheduleRefresh();
+    return true;
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(state.refreshTimer);
+    const session = state.session;
+    if (!cognito || !session || !session.refresh_token) return;
+    // 5 minutes before expiry, or halfway there for tokens that live less than 10 minutes.
+    const left = session.expires_at * 1000 - Date.now();
+    const due = Math.max(left - REFRESH_BEFORE_S * 1000, left / 2, 0);
+    state.refreshTimer = setTimeout(async () => {
+      if (await refreshSession()) renewSocket();
+      else if (state.session === session) {
+        state.refreshTimer = setTimeout(scheduleRefresh, REFRESH_RETRY_MS);
+      }
+    }, due);
+  }
+
+  // The token was refused: a refreshed one (true), or back to sign-in with TEXT.expired.
+  async function reauthorize() {
+    const session = state.session;
+    if (await refreshSession()) return true;
+    if (session && state.session === session) logout(TEXT.expired);
+    return false;
+  }
+
+  // Sign-out button: Cognito revokes the refresh token (best effort), then all is forgotten.
+  function signOut() {
+    const session = state.session;
+    if (cognito && session && session.refresh_token) {
+      cognito.revoke(session.refresh_token).catch(() => {});
+    }
+    logout("");
+  }
+
   // Back to the sign-in screen; `reason` (optional) tells the user why.
   function logout(reason) {
-    const ws = state.ws;
     state.session = null;
-    state.ws = null; // the close handler below sees a replaced socket and stays quiet
-    if (ws) ws.close(1000, "logout");
+    dropSocket("logout");
     clearTimeout(state.reconnectTimer);
-    clearInterval(state.pingTimer);
+    clearTimeout(state.refreshTimer);
     sessionStorage.removeItem(STORAGE_KEY);
     state.streams.clear();
     state.rendered.clear();
     state.active = null;
     state.cursor = null;
+    state.renewSocket = false;
+    state.openNotice = "";
     ui.messages.replaceChildren();
     hideNotice();
     updateComposer();
+    showNewPasswordStep(null);
     ui.chatScreen.hidden = true;
     ui.loginScreen.hidden = false;
-    ui.loginError.textContent = reason || "";
+    ui.loginError.textContent = reason || configError;
     ui.userId.focus();
   }
 
@@ -327,7 +456,7 @@
     if (state.session !== session) return; // signed out meanwhile
     const body = await readJson(response);
     if (response.status === 401) {
-      logout(TEXT.expired);
+      if (await reauthorize()) await loadHistory(older);
       return;
     }
     if (!response.ok) {
@@ -371,8 +500,10 @@
 
   // ---- streams ----------------------------------------------------------------------
 
-  function newStream(requestId, view) {
-    return { requestId, view, nextSeq: 0, pending: new Map(), done: false, gapTimer: null };
+  // `question` and `userRoot`: a question the server refuses before answering goes back.
+  function newStream(requestId, view, question, userRoot) {
+    return { requestId, view, question, userRoot, nextSeq: 0, pending: new Map(), done: false,
+      gapTimer: null };
   }
 
   // Frames of one request are applied strictly in seq order: duplicates are dropped, early
@@ -434,6 +565,7 @@
     if (stick) scrollToBottom();
     if (state.active === stream.requestId) state.active = null;
     updateComposer();
+    if (state.renewSocket && !state.active) renewSocket();
   }
 
   // The connection dropped: answers in flight cannot arrive on a new connection.
@@ -454,6 +586,10 @@
     }
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "pong") return;
+    if (frame.type === "error" && frame.code === "unauthorized") {
+      signInAgain(frame.request_id);
+      return;
+    }
     if (!frame.type) {
       // API Gateway's own frames, e.g. {"message": "Endpoint request timed out", ...} after
       // its 29 s integration timeout. The Lambda keeps running and keeps posting through the
@@ -485,6 +621,8 @@
       opened = true;
       state.attempt = 0;
       hideNotice();
+      if (state.openNotice) showNotice(state.openNotice);
+      state.openNotice = "";
       clearInterval(state.pingTimer);
       state.pingTimer = setInterval(() => sendFrame({ type: "ping" }), PING_EVERY_MS);
       updateComposer();
@@ -506,26 +644,70 @@
   }
 
   // The handshake failed (close before open): either the server is down — keep trying — or
-  // it refused our token (401/403 at $connect) — back to sign-in. Browsers do not expose the
-  // handshake status, so ask the history route, which checks the same token.
+  // it refused our token (401/403 at $connect) — refresh it (Cognito) or sign in again.
+  // Browsers do not expose the handshake status, so ask the history route, which checks the
+  // same token.
   async function handshakeRefused() {
     const session = state.session;
     if (!session) return;
-    if (sessionExpired(session)) {
-      logout(TEXT.expired);
-      return;
-    }
-    try {
-      const response = await fetchHistory(null, 1);
-      if (state.session !== session) return;
-      if (response.status === 401 || response.status === 403) {
-        logout(TEXT.expired);
-        return;
+    let refused = sessionExpired(session);
+    if (!refused) {
+      try {
+        const response = await fetchHistory(null, 1);
+        refused = response.status === 401 || response.status === 403;
+      } catch (err) {
+        /* server unreachable: retry below */
       }
-    } catch (err) {
-      /* server unreachable: retry below */
     }
-    scheduleReconnect();
+    if (state.session !== session) return;
+    if (!refused) scheduleReconnect();
+    else if (await reauthorize()) connect();
+  }
+
+  // The server refused a message on the open socket (token expired or revoked) and is closing
+  // it. The refused question was neither answered nor stored: it goes back into the input.
+  async function signInAgain(requestId) {
+    restoreQuestion(requestId == null ? state.active : requestId);
+    dropSocket("unauthorized");
+    interruptStreams(TEXT.lost);
+    updateComposer();
+    if (await reauthorize()) {
+      state.openNotice = TEXT.renewed;
+      connect();
+    }
+  }
+
+  function restoreQuestion(requestId) {
+    const stream = state.streams.get(requestId);
+    if (!stream || stream.nextSeq !== 0) return; // an answer that started stays on screen
+    stream.done = true;
+    clearTimeout(stream.gapTimer);
+    stream.view.root.remove();
+    stream.userRoot.remove();
+    state.streams.delete(requestId);
+    state.rendered.delete(requestId);
+    if (state.active === requestId) state.active = null;
+    const draft = ui.input.value;
+    ui.input.value = draft.trim() ? stream.question + "\n" + draft : stream.question;
+    autosize();
+  }
+
+  // Closes the socket on purpose: its close handler sees a replaced socket and stays quiet.
+  function dropSocket(reason) {
+    const ws = state.ws;
+    state.ws = null;
+    clearInterval(state.pingTimer);
+    if (ws) ws.close(1000, reason);
+  }
+
+  // After a refresh: the open socket is bound to the old token (the server checks its expiry
+  // on every message), so move to a new one as soon as no answer is streaming on it.
+  function renewSocket() {
+    state.renewSocket = !!state.active;
+    if (state.renewSocket || !state.session) return;
+    dropSocket("renew");
+    connect();
+    updateComposer();
   }
 
   // Exponential backoff with "equal jitter": half fixed, half random, capped at 30 s.
@@ -581,11 +763,13 @@
     ui.input.value = ""; // safe: we only get here when no composition is open
     autosize();
     removeEmptyHint();
+    hideNotice();
     const answer = assistantView(requestId, "");
     showTyping(answer);
-    ui.messages.append(userView(text, requestId).root, answer.root);
+    const question = userView(text, requestId);
+    ui.messages.append(question.root, answer.root);
     state.rendered.add(requestId);
-    state.streams.set(requestId, newStream(requestId, answer));
+    state.streams.set(requestId, newStream(requestId, answer, text, question.root));
     state.active = requestId;
     updateComposer();
     scrollToBottom();
@@ -611,15 +795,27 @@
     updateComposer();
     loadHistory(false);
     connect();
+    scheduleRefresh();
     ui.input.focus();
+  }
+
+  // A saved Cognito session whose access token expired is refreshed before it is used.
+  async function resume(saved) {
+    if (!sessionExpired(saved)) {
+      startChat(saved);
+      return;
+    }
+    state.session = saved;
+    if (await reauthorize()) startChat(state.session);
   }
 
   ui.loginForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const userId = ui.userId.value.trim();
-    if (userId) login(userId);
+    if (!userId) return;
+    signInStep(() => (config.auth === "cognito" ? cognitoLogin(userId) : demoLogin(userId)));
   });
-  ui.logout.addEventListener("click", () => logout(""));
+  ui.logout.addEventListener("click", signOut);
   ui.loadOlder.addEventListener("click", loadOlder);
   ui.stop.addEventListener("click", stop);
   ui.composer.addEventListener("submit", (event) => {
@@ -644,7 +840,8 @@
     if (document.visibilityState === "visible") reconnectNow();
   });
 
+  applyAuthMode();
   const saved = loadSession();
-  if (saved && !sessionExpired(saved)) startChat(saved);
+  if (saved && (!sessionExpired(saved) || saved.refresh_token)) resume(saved);
   else logout("");
 })();
