@@ -96,8 +96,9 @@ class ChatSession:
         """Answer ``text`` for ``user_id``: ``Start``, ``Delta``…, then ``End`` or ``Error``.
 
         Stopping early (``aclose``, task cancel) stores the partial answer as
-        ``interrupted``. Validation errors end the stream with an ``Error`` and store
-        nothing; every accepted request ends as exactly one stored turn.
+        ``interrupted``. Validation errors, and history that cannot be reached before the
+        answer (``internal``), end the stream with an ``Error`` and store nothing; every
+        accepted request ends as exactly one stored turn (or a ``not_saved`` error).
         """
         request_id = request_id or uuid.uuid4().hex
         started = time.perf_counter()
@@ -107,10 +108,18 @@ class ChatSession:
             yield Error(request_id, err.code.value, err.message)
             return
         # Claim the request and read the context in parallel: one round trip, not two.
-        claim, recent = await asyncio.gather(
-            asyncio.to_thread(self.history.claim, user_id, request_id),
-            asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS),
-        )
+        try:
+            claim, recent = await asyncio.gather(
+                asyncio.to_thread(self.history.claim, user_id, request_id),
+                asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS),
+            )
+        except Exception as exc:  # storage down: nothing asked, nothing stored
+            log.warning(
+                "history unavailable: %s", error_name(exc), extra={"request_id": request_id}
+            )
+            internal = ChatError(ErrorCode.INTERNAL)
+            yield Error(request_id, internal.code.value, internal.message)
+            return
         if claim.existing is not None:
             for event in _replay(claim.existing):
                 yield event
