@@ -297,8 +297,11 @@
     try {
       await step();
     } catch (err) {
-      ui.loginError.textContent = err instanceof window.ChatkitCognito.CognitoError
-        ? err.message : TEXT.unreachable;
+      const CognitoError = window.ChatkitCognito.CognitoError;
+      if (err instanceof CognitoError) ui.loginError.textContent = err.message;
+      else if (config.auth === "cognito") {
+        ui.loginError.textContent = new CognitoError(err.name || "Error").message;
+      } else ui.loginError.textContent = TEXT.unreachable; // fetch itself failed
     } finally {
       ui.loginButton.disabled = false;
     }

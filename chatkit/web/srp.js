@@ -79,8 +79,12 @@
     return out;
   }
 
+  // Lenient like Node's Buffer.from(text, "base64") (Amazon's SDK): characters outside the
+  // alphabet are skipped (moto's secret block is a UUID with dashes).
   function base64ToBytes(text) {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    const clean = text.replace(/[^A-Za-z0-9+/]/g, "");
+    const padded = clean + "=".repeat((4 - (clean.length % 4)) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
   }
 
   function bytesToBase64(bytes) {
