@@ -37,10 +37,14 @@ READY = re.compile(r"chatkit serving on (http://\S+?)/?$")
 
 
 class Server:
-    """``python -m chatkit serve`` in a subprocess (offline, fixed auth secret)."""
+    """``python -m chatkit serve`` in a subprocess (offline, fixed auth secret); ``env`` adds
+    to (or overrides) its environment, e.g. Cognito settings."""
 
-    def __init__(self, port: int, secret: str, log_path: Path) -> None:
+    def __init__(
+        self, port: int, secret: str, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port, self.secret, self.log_path = port, secret, log_path
+        self.env = dict(env or {})
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[str] | None = None
 
@@ -55,6 +59,7 @@ class Server:
             AWS_EC2_METADATA_DISABLED="true",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.env)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chatkit", "serve", "--port", str(self.port)],
@@ -368,6 +373,54 @@ def test_reconnects_after_server_restart(open_page: Any, tmp_path: Path):
         assert "부산" in bubble_text(page, rid)
     finally:
         restartable.stop()
+
+
+def test_gateway_restart_mid_answer_keeps_it_interrupted_and_memory(
+    open_page: Any, stack: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """The in-process gateway (real handlers, the session's offline stack, whose DynamoDB
+    outlives the gateway) is stopped while an answer streams and a new one takes its port."""
+    from chatkit.local.gateway import Gateway
+
+    env = {
+        **stack.env,
+        "CHATKIT_TABLE": settings.table_name,
+        "CHATKIT_STATE_TABLE": settings.state_table_name,
+        "CHATKIT_AUTH_SECRET": secrets.token_hex(16),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    port = free_port()
+    gateway = Gateway(port=port).start()
+    try:
+        page = open_page(gateway)
+        sign_in(page, _user())
+        rid = ask(page, "!rate 0 내 이름은 민수야")
+        assert wait_done(page, rid) == "completed"
+        rid = ask(page, "!rate 20 !long 3000 서울 이야기 해줘")
+        page.wait_for_function(
+            'rid => document.querySelector(`.msg.assistant[data-request-id="${rid}"] .bubble`)'
+            ".textContent.length > 20",
+            arg=rid,
+        )
+        gateway.stop()
+        gateway = Gateway(port=port).start()
+
+        assert wait_done(page, rid, timeout=10_000) == "interrupted"
+        assert "연결이 끊겨" in answer(page, rid).locator(".status-line").inner_text()
+        shown = bubble_text(page, rid)
+        assert 20 < len(shown) < 3000
+        wait_connected(page, timeout=30_000)  # by itself: no click, no reload
+        recall = ask(page, "!rate 0 내 이름이 뭐야?")
+        assert wait_done(page, recall) == "completed"
+        assert "민수" in bubble_text(page, recall)
+
+        token = session_token(page)
+        turns = _json_request(f"{gateway.url}/history?limit=10", token=token)["items"]
+        assert [t["status"] for t in turns] == ["completed", "interrupted", "completed"]
+        assert turns[1]["request_id"] == rid and turns[1]["answer"].startswith(shown)
+    finally:
+        gateway.stop()
 
 
 def test_expired_or_foreign_token_returns_to_login(server: Server, open_page: Any):
