@@ -7,11 +7,14 @@ threads call the emulator alone with boto3. Both ask with a realistic first-toke
 (``!slow-first 0.7``: a real model's TTFD is 0.6–1 s, so "2× the emulator's" means what it
 would on AWS). Per level: errors, p50/p99 time to first delta
 (TTFD) through ``chatkit serve`` and from the emulator alone, and the gateway process's
-peak memory (RSS) and CPU seconds. The ramp stops at the first level with errors.
+peak memory (RSS) and CPU seconds. The ramp stops at the first level with errors, or when
+the time budget is spent (the level running then finishes).
 
 The answer: the highest level with zero errors and p99 TTFD within 2× the emulator's own.
 
-Run:  .venv/bin/python -m benchmarks.load [--levels 50 100 200 300 400 500]
+Run:  .venv/bin/python -m benchmarks.load                  # short form: 10 and 50 users
+      .venv/bin/python -m benchmarks.load --long           # the ramp 50 → 500
+      .venv/bin/python -m benchmarks.load --levels 50,100,200
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,12 +37,14 @@ from benchmarks.concurrency import (
     through_serve,
 )
 
-LEVELS = [50, 100, 200, 300, 400, 500]
+SHORT_LEVELS = [10, 50]
+LONG_LEVELS = [50, 100, 200, 300, 500]
 #: Real Claude: first token after ~0.6–1 s, then 50–100 tokens/s (facts.md); the demo model
 #: waits that long before its first token, and streams at its default 50 tokens/s.
 FIRST_TOKEN_S = 0.7
 TEXT = f"!slow-first {FIRST_TOKEN_S} {QUESTION}"
 WITHIN = 2.0  # p99 TTFD through the backend may be at most this × the emulator's
+BUDGET_S = 15 * 60  # no new level starts after this many seconds
 
 
 def rss_mb(pid: int) -> float:
@@ -85,46 +91,117 @@ def _ms(values: list[float], pct: float) -> float:
     return percentile(values, pct) * 1000 if values else float("nan")
 
 
+@dataclass
+class Level:
+    """One level of the ramp: both paths' timings, the gateway's peak RSS and CPU."""
+
+    users: int
+    base: Timings
+    ours: Timings
+    peak_mb: float
+    cpu: CpuMeter
+
+    @property
+    def errors(self) -> list[str]:
+        return self.ours.errors + self.base.errors
+
+    @property
+    def ratio(self) -> float:
+        """p99 TTFD through ``chatkit serve`` over the emulator's own."""
+        return _ms(self.ours.first, 99) / _ms(self.base.first, 99)
+
+    @property
+    def passing(self) -> bool:
+        return not self.errors and self.ratio <= WITHIN
+
+    def row(self) -> list[object]:
+        return [
+            self.users,
+            len(self.errors),
+            f"{_ms(self.base.first, 50):.0f}",
+            f"{_ms(self.base.first, 99):.0f}",
+            f"{_ms(self.ours.first, 50):.0f}",
+            f"{_ms(self.ours.first, 99):.0f}",
+            f"{self.ratio:.2f}",
+            f"{self.peak_mb:.0f}",
+            f"{self.cpu.serve:.1f} / {self.cpu.wall:.1f}",
+        ]
+
+
+def ramp(
+    url: str,
+    env: Mapping[str, str],
+    serve_pid: int,
+    aws_pid: int,
+    levels: list[int],
+    *,
+    text: str = TEXT,
+    budget_s: float = BUDGET_S,
+) -> list[Level]:
+    """Run ``levels`` in order (stopping after the first with errors, or once ``budget_s``
+    seconds have passed); ``serve_pid`` is the gateway whose RSS and CPU are measured."""
+    done: list[Level] = []
+    started = time.monotonic()
+    for users in levels:
+        if time.monotonic() - started > budget_s:
+            break
+        base = emulator_alone(env, users, text)
+        with CpuMeter(serve_pid, aws_pid).run() as cpu, peak_rss(serve_pid) as peak:
+            ours = asyncio.run(through_serve(url, users, text))
+        done.append(Level(users, base, ours, peak.mb, cpu))
+        if done[-1].errors:
+            break
+    return done
+
+
+def highest_passing(levels: list[Level]) -> int:
+    """The highest level such that it and every level below it passed (0: none)."""
+    best = 0
+    for level in levels:
+        if not level.passing:
+            break
+        best = level.users
+    return best
+
+
+def _levels(raw: str) -> list[int]:
+    """``"50,100 200"`` → ``[50, 100, 200]``."""
+    return [int(part) for part in raw.replace(",", " ").split()]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", type=int, nargs="+", default=LEVELS)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--levels", type=_levels, default=SHORT_LEVELS, help="users per level, e.g. 50,100,200"
+    )
+    parser.add_argument(
+        "--long", action="store_true", help=f"the full ramp {LONG_LEVELS} (CPU heavy)"
+    )
+    parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds (default 900)")
     args = parser.parse_args()
-    rows, best, passing, errors = [], 0, True, []
+    levels = LONG_LEVELS if args.long else args.levels
     with running_stack() as (url, env, serve_pid, aws_pid):
         idle_mb = rss_mb(serve_pid)
-        for users in args.levels:
-            base: Timings = emulator_alone(env, users, TEXT)
-            with CpuMeter(serve_pid, aws_pid).run() as cpu, peak_rss(serve_pid) as peak:
-                ours = asyncio.run(through_serve(url, users, TEXT))
-            ratio = _ms(ours.first, 99) / _ms(base.first, 99)
-            passing = passing and not ours.errors and not base.errors and ratio <= WITHIN
-            best = users if passing else best
-            rows.append(
-                [
-                    users,
-                    len(ours.errors) + len(base.errors),
-                    f"{_ms(base.first, 50):.0f}",
-                    f"{_ms(base.first, 99):.0f}",
-                    f"{_ms(ours.first, 50):.0f}",
-                    f"{_ms(ours.first, 99):.0f}",
-                    f"{ratio:.2f}",
-                    f"{peak.mb:.0f}",
-                    f"{cpu.serve:.1f} / {cpu.wall:.1f}",
-                ]
-            )
-            errors += ours.errors + base.errors
-            if ours.errors or base.errors:
-                break
+        started = time.monotonic()
+        done = ramp(url, env, serve_pid, aws_pid, levels, budget_s=args.budget)
+        elapsed = time.monotonic() - started
     print(f"{TEXT!r}: the demo model at 50 tokens/s, first token after {FIRST_TOKEN_S} s;")
     print("TTFD = ms from send to the first delta;")
     print(f"gateway (chatkit serve) RSS idle {idle_mb:.0f} MB; cpu = its CPU s / wall s\n")
     headers = ["users", "errors", "emulator p50", "emulator p99", "serve p50", "serve p99"]
-    print(table([*headers, "p99 ratio", "peak RSS MB", "serve cpu"], rows))
+    print(table([*headers, "p99 ratio", "peak RSS MB", "serve cpu"], [d.row() for d in done]))
+    best = highest_passing(done)
     print(
         f"\nhighest level with zero errors and p99 TTFD ≤ {WITHIN:.0f}× the emulator's: "
-        f"{best or 'none'}"
+        f"{best or 'none'}  (ramp took {elapsed:.0f} s)"
     )
-    for error in sorted(set(errors))[:10]:
+    skipped = levels[len(done) :]
+    if skipped:
+        why = "errors at the last level" if done and done[-1].errors else "time budget spent"
+        print(f"not run: {skipped} ({why})")
+    for error in sorted({e for d in done for e in d.errors})[:10]:
         print("error:", error)
 
 
