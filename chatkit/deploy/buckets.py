@@ -24,6 +24,7 @@ __all__ = [
     "delete_artifacts",
     "empty_bucket",
     "ensure_artifacts_bucket",
+    "read_config_js",
     "upload_once",
     "upload_web_client",
 ]
@@ -108,6 +109,15 @@ def upload_once(
 def config_js(config: Mapping[str, Any]) -> str:
     """The web client's ``config.js`` (it reads ``window.CHATKIT_CONFIG``)."""
     return f"window.CHATKIT_CONFIG = {json.dumps(dict(config), ensure_ascii=False)};\n"
+
+
+def read_config_js(script: str) -> dict[str, Any]:
+    """The settings in a ``config.js`` (what :func:`config_js` wrote, or a gateway served).
+
+    >>> read_config_js(config_js({"auth": "cognito"}))
+    {'auth': 'cognito'}
+    """
+    return json.loads(script.partition("=")[2].strip().removesuffix(";"))
 
 
 def _web_files(config: Mapping[str, Any]) -> dict[str, bytes]:

@@ -3,6 +3,7 @@ the ``chatkit`` command (chatkit/cli.py)::
 
     chatkit package                          build the Lambda zip (build/lambda/)
     chatkit deploy --stack chatkit --yes     create or update the stack on AWS
+    chatkit deploy --auth cognito --yes      … with a Cognito user pool for sign-in
     chatkit smoke --stack chatkit            stream one answer through the deployed stack
     chatkit smoke --url http://127.0.0.1:8765   … or through the local gateway
     chatkit destroy --stack chatkit --yes    delete the stack and its buckets
@@ -14,8 +15,9 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from ..config import AuthMode
 from .smoke import DEFAULT_QUESTION
 
 __all__ = ["register"]
@@ -98,6 +100,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             stage=args.stage,
             ttl_days=args.ttl_days,
             snapstart=not args.no_snapstart,
+            auth=args.auth,
         )
         aws = _aws(args)
         bundle = build_bundle()
@@ -126,7 +129,7 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
     def action() -> int:
         if args.url:
-            endpoints = Endpoints.local(args.url)
+            endpoints = Endpoints.served(args.url)
         else:
             endpoints = Endpoints.from_outputs(stack_outputs(_aws(args), args.stack))
         result = asyncio.run(run_smoke(endpoints, question=args.question))
@@ -160,6 +163,12 @@ def register(commands: Any) -> None:
     deploy.add_argument("--ttl-days", type=int, default=30, help="history TTL (default 30)")
     deploy.add_argument(
         "--no-snapstart", action="store_true", help="no Lambda SnapStart (no snapshot cache cost)"
+    )
+    deploy.add_argument(
+        "--auth",
+        choices=get_args(AuthMode),
+        default="demo",
+        help="sign-in: demo (any user id) or cognito (a user pool; see infra/README.md)",
     )
     deploy.add_argument("--yes", action="store_true", help="do not ask before changing")
     deploy.set_defaults(run=_cmd_deploy)

@@ -3,6 +3,7 @@ CDK, Node or Docker. Both are idempotent and resume after a failure.
 
     >>> aws = Aws("ap-northeast-2")                                     # doctest: +SKIP
     >>> result = deploy(aws, StackConfig("chatkit"), build_bundle())    # doctest: +SKIP
+    >>> deploy(aws, StackConfig("chatkit", auth="cognito"), bundle)      # doctest: +SKIP
     >>> result.status, result.outputs["WebUrl"]                         # doctest: +SKIP
     ('created', 'https://d1234.cloudfront.net')
     >>> destroy(aws, "chatkit")                                         # doctest: +SKIP
@@ -27,9 +28,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
-from ..config import DEFAULT_MODEL_ID
+from ..config import DEFAULT_MODEL_ID, AuthMode
 from ..doctor import PROFILE_PREFIXES
 from .aws import Aws
 from .buckets import (
@@ -41,7 +42,7 @@ from .buckets import (
 )
 from .package import Bundle
 from .progress import StackWatcher, describe_stack, is_settled
-from .template import load_template, resource_summary, template_text
+from .template import load_template, render, resource_summary, template_text
 
 __all__ = [
     "COST_NOTE",
@@ -49,10 +50,12 @@ __all__ = [
     "DeployResult",
     "StackConfig",
     "base_model_id",
+    "cost_note",
     "deploy",
     "destroy",
     "stack_outputs",
     "web_bucket",
+    "web_client_config",
 ]
 
 Confirm = Callable[[str], bool]
@@ -69,6 +72,20 @@ COST_NOTE = """\
     $0.40/month, prorated), DynamoDB PITR (GB-월, per GB-month of history), Lambda SnapStart
     스냅샷 캐시와 복원 (snapshot cache and restores of the published versions).
   - 다 쓰면 지우세요 (remove it when done): `chatkit destroy` 또는 노트북 08 (or notebook 08)."""
+
+_COGNITO_COST = """\
+  - Cognito 사용자 풀 (user pool, Lite): 월간 활성 사용자(MAU) 무료 한도 안에서는 무료 — 보통
+    월 10,000 MAU (free within the monthly-active-user free tier, usually 10,000 MAUs a
+    month) — https://aws.amazon.com/cognito/pricing/"""
+
+
+def cost_note(auth: str) -> str:
+    """:data:`COST_NOTE`, with the user pool's line for ``auth="cognito"``."""
+    if auth != "cognito":
+        return COST_NOTE
+    items, _, remove_when_done = COST_NOTE.rpartition("\n")
+    return "\n".join((items, _COGNITO_COST, remove_when_done))
+
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -92,6 +109,8 @@ class StackConfig:
     ttl_days: int = 30
     #: Lambda SnapStart on the published versions (faster cold starts; bills a snapshot cache).
     snapstart: bool = True
+    #: Sign-in: ``demo`` (any user id, POST /login) or ``cognito`` (a Cognito user pool).
+    auth: AuthMode = "demo"
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -101,6 +120,23 @@ class StackConfig:
             )
         if not 1 <= self.ttl_days <= 3650:
             raise ValueError("ttl_days는 1–3650입니다. (ttl_days must be 1–3650.)")
+        if self.auth not in get_args(AuthMode):
+            raise ValueError(
+                f"로그인 방식은 demo 또는 cognito입니다: {self.auth!r} "
+                "(auth must be 'demo' or 'cognito')"
+            )
+
+    def template_parameters(self) -> dict[str, str]:
+        """The parameters this configuration decides (the code location and release id are
+        added at deployment)."""
+        return {
+            "ModelId": self.model_id,
+            "BaseModelId": base_model_id(self.model_id),
+            "StageName": self.stage,
+            "TtlDays": str(self.ttl_days),
+            "SnapStart": "Enabled" if self.snapstart else "Disabled",
+            "AuthMode": self.auth,
+        }
 
 
 @dataclass
@@ -145,12 +181,8 @@ def _websocket_access_logs(aws: Aws, log: Log) -> str:
 
 def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) -> dict[str, str]:
     params = {
-        "ModelId": config.model_id,
-        "BaseModelId": base_model_id(config.model_id),
+        **config.template_parameters(),
         "BedrockRegion": config.bedrock_region or aws.region,
-        "StageName": config.stage,
-        "TtlDays": str(config.ttl_days),
-        "SnapStart": "Enabled" if config.snapstart else "Disabled",
         "CodeBucket": code[0],
         "CodeKey": code[1],
         "WebSocketAccessLogs": _websocket_access_logs(aws, log),
@@ -164,15 +196,16 @@ def _plan(aws: Aws, config: StackConfig, log: Log) -> None:
     log(
         f"배포 계획 (plan): 스택 (stack) {config.name} · 계정 (account) {aws.account_id} · "
         f"리전 (region) {aws.region} · 모델 (model) {config.model_id} @ "
-        f"{config.bedrock_region or aws.region}"
+        f"{config.bedrock_region or aws.region} · 로그인 (sign-in) {config.auth}"
     )
-    summary = ", ".join(f"{count}× {kind}" for kind, count in resource_summary(load_template()))
+    stack = render(load_template(), config.template_parameters())
+    summary = ", ".join(f"{count}× {kind}" for kind, count in resource_summary(stack))
     log(f"새 스택이 만드는 것 (a new stack creates): {summary}")
     log(
         "준비 (preparing): zip을 아티팩트 버킷에 올리고 변경 세트를 만듭니다. 스택은 확인한 "
         "뒤에만 바뀝니다. (Uploads the zip, creates a change set; the stack changes only then.)"
     )
-    log(COST_NOTE)
+    log(cost_note(config.auth))
 
 
 class _Cancelled(Exception):
@@ -269,19 +302,40 @@ def web_bucket(aws: Aws, stack: str) -> str | None:
     return None
 
 
-def _publish_web_client(aws: Aws, stack_id: str, outputs: dict[str, str], log: Log) -> None:
+def web_client_config(
+    outputs: dict[str, str], auth: str, region: str, log: Log = print
+) -> dict[str, Any]:
+    """The deployed web client's ``window.CHATKIT_CONFIG``, from the stack's outputs; a
+    missing output is left out with a warning.
+
+    >>> web_client_config(
+    ...     {"WebSocketUrl": "wss://w/prod", "HttpApiUrl": "https://h",
+    ...      "UserPoolId": "ap-northeast-2_Ab1", "UserPoolClientId": "c1"},
+    ...     "cognito", "ap-northeast-2")["cognito"]
+    {'region': 'ap-northeast-2', 'userPoolId': 'ap-northeast-2_Ab1', 'clientId': 'c1'}
+    """
+    config: dict[str, Any] = {"mode": "aws", "auth": auth}
+    endpoints = {"wsUrl": "WebSocketUrl", "httpUrl": "HttpApiUrl"}
+    cognito = {"userPoolId": "UserPoolId", "clientId": "UserPoolClientId"}
+    wanted = [*endpoints.values(), *(cognito.values() if auth == "cognito" else ())]
+    missing = [name for name in wanted if name not in outputs]
+    if missing:
+        log(
+            f"경고: 스택 출력에 {', '.join(missing)}이 없어 config.js에서 빠집니다. "
+            f"(warning: no {', '.join(missing)} outputs, config.js lacks them)"
+        )
+    if all(name in outputs for name in endpoints.values()):
+        config.update({key: outputs[name] for key, name in endpoints.items()})
+    if auth == "cognito" and all(name in outputs for name in cognito.values()):
+        config["cognito"] = {"region": region} | {k: outputs[n] for k, n in cognito.items()}
+    return config
+
+
+def _publish_web_client(aws: Aws, stack_id: str, config: dict[str, Any], log: Log) -> None:
     bucket = web_bucket(aws, stack_id)
     if bucket is None:
         log("웹 버킷이 없습니다 (no web bucket in the stack): 웹 클라이언트를 건너뜁니다 (skipped)")
         return
-    config = {"mode": "aws"}
-    if "WebSocketUrl" in outputs and "HttpApiUrl" in outputs:
-        config.update(wsUrl=outputs["WebSocketUrl"], httpUrl=outputs["HttpApiUrl"])
-    else:
-        log(
-            "경고: 스택 출력에 WebSocketUrl/HttpApiUrl이 없어 config.js에 엔드포인트가 빠집니다. "
-            "(warning: no WebSocketUrl/HttpApiUrl outputs, config.js has no endpoints)"
-        )
     upload_web_client(aws, bucket, config, log)
 
 
@@ -346,7 +400,9 @@ def deploy(
         _execute(aws, change_set, config.name, log, poll_seconds)
         status, stack_id = ("created" if kind == "CREATE" else "updated"), change_set["StackId"]
     outputs = stack_outputs(aws, stack_id)
-    _publish_web_client(aws, stack_id, outputs, log)
+    _publish_web_client(
+        aws, stack_id, web_client_config(outputs, config.auth, aws.region, log), log
+    )
     for key, value in sorted(outputs.items()):
         log(f"  {key:<16} {value}")
     return DeployResult(config.name, status, outputs)

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chatkit.cli import main
-from chatkit.deploy.buckets import artifacts_bucket_name
+from chatkit.deploy.buckets import artifacts_bucket_name, read_config_js
 from chatkit.deploy.progress import describe_stack
 from chatkit.deploy.stack import StackConfig, base_model_id, deploy, destroy
 
@@ -101,6 +101,58 @@ def test_deploy_creates_the_stack_then_finds_it_up_to_date(aws, name, tiny_bundl
     stack = describe_stack(aws.client("cloudformation"), name)
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert parameters["SnapStart"] == "Disabled" and parameters["BedrockRegion"] == aws.region
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
+
+
+def served_config(aws, name):
+    """The ``window.CHATKIT_CONFIG`` the stack's web bucket serves."""
+    bucket = resource_ids(aws, name)["WebBucket"]
+    script = aws.client("s3").get_object(Bucket=bucket, Key="config.js")["Body"].read()
+    return read_config_js(script.decode())
+
+
+def sign_in_of_functions(aws, name):
+    """Each function's CHATKIT_AUTH, by logical id."""
+    return {
+        logical_id: function_config(aws, name, logical_id)["Environment"]["Variables"].get(
+            "CHATKIT_AUTH"
+        )
+        for logical_id in resource_ids(aws, name)
+        if logical_id.endswith("Function")
+    }
+
+
+def test_cognito_sign_in_replaces_the_demo_login_and_back(aws, name, tiny_bundle):
+    """moto's CloudFormation skips ``AWS::Cognito::*`` (no pool is made, references to it
+    resolve to nothing, so the pool ids are checked in the template tests), but it creates
+    the authorizer's function and role and follows the ``AuthMode`` conditions on creation.
+    On update it adds resources but keeps those whose condition turned false
+    (CloudFormation deletes them), so the way back checks additions and changes only."""
+    lines: list[str] = []
+    assert quick(aws, name, tiny_bundle, lines, auth="cognito").status == "created"
+    log = "\n".join(lines)
+    assert "로그인 (sign-in) cognito" in log and "AWS::Cognito::UserPool" in log  # the plan
+    assert "10,000 MAU" in log  # the cost note's user pool line
+    assert sign_in_of_functions(aws, name) == dict.fromkeys(
+        (
+            "ConnectFunction",
+            "DisconnectFunction",
+            "DefaultFunction",
+            "HistoryFunction",
+            "AuthorizeFunction",
+        ),
+        "cognito",
+    )
+    authorize = function_config(aws, name, "AuthorizeFunction")
+    assert authorize["Handler"] == "chatkit.aws.handlers.ws_authorize"
+    assert authorize["Role"].endswith("/" + resource_ids(aws, name)["AuthorizeRole"])
+    assert served_config(aws, name)["auth"] == "cognito"
+
+    lines.clear()
+    assert quick(aws, name, tiny_bundle, lines).status == "updated"
+    functions = sign_in_of_functions(aws, name)
+    assert functions["LoginFunction"] == "demo" and set(functions.values()) == {"demo"}
+    assert served_config(aws, name)["auth"] == "demo"
     destroy(aws, name, log=lines.append, poll_seconds=0.05)
 
 

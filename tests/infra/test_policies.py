@@ -18,7 +18,7 @@ from handler_client import handler_env
 
 from chatkit.deploy.smoke import Endpoints, _http, run_smoke
 from chatkit.deploy.template import load_template
-from chatkit.local._invoker import DEFAULT_ROUTES, aws_handlers
+from chatkit.local._invoker import AUTHORIZER, DEFAULT_ROUTES, aws_handlers
 from chatkit.local.gateway import Gateway
 
 R = load_template()["Resources"]
@@ -28,6 +28,7 @@ ROLE_OF_ROUTE = {
     "$default": "DefaultRole",
     "GET /history": "HistoryRole",
     "POST /login": "LoginRole",
+    AUTHORIZER: "AuthorizeRole",
 }
 PROFILE_ARN = (
     "arn:${AWS::Partition}:bedrock:${BedrockRegion}:${AWS::AccountId}:inference-profile/${ModelId}"
@@ -92,7 +93,7 @@ def test_roles_write_logs_only_to_their_function_log_group(role):
     assert logs and all(s["Resource"] == [{"Fn::GetAtt": [log_group, "Arn"]}] for s in logs)
 
 
-def test_manage_connections_is_scoped_to_posting_on_this_api_stage():
+def test_manage_connections_is_scoped_to_posting_and_closing_on_this_api_stage():
     granted = [
         (role, s)
         for role in all_roles()
@@ -104,8 +105,18 @@ def test_manage_connections_is_scoped_to_posting_on_this_api_stage():
     assert statement["Resource"] == [
         {
             "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-            "${WebSocketApi}/${StageName}/POST/@connections/*"
+            f"${{WebSocketApi}}/${{StageName}}/{method}/@connections/*"
         }
+        for method in ("POST", "DELETE")  # send frames; close a signed-out connection
+    ]
+
+
+def test_the_authorizer_may_only_read_the_state_table():
+    """It verifies tokens with the pool's public keys (no AWS call) and reads the
+    revocation mark ``revoked#{user_id}``: one GetItem, nothing else."""
+    data = [s for s in statements("AuthorizeRole") if s["Sid"] != "Logs"]
+    assert [(s["Action"], s["Resource"]) for s in data] == [
+        ("dynamodb:GetItem", [{"Fn::GetAtt": ["StateTable", "Arn"]}])
     ]
 
 

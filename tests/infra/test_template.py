@@ -1,6 +1,7 @@
 """infra/template.yaml against the issue's requirements and against the code: routes and
 handlers equal DEFAULT_ROUTES, the ping route really answers pong, the functions'
-environment is what Settings reads, and the resources have the promised settings."""
+environment is what Settings reads, and the resources have the promised settings — in both
+sign-in modes (``AuthMode`` demo and cognito, each rendered as CloudFormation would)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from typing import Any
 import pytest
 
 from chatkit.config import Settings
-from chatkit.deploy.template import load_template, template_text
-from chatkit.local._invoker import DEFAULT_ROUTES
+from chatkit.deploy.template import load_template, render, template_text
+from chatkit.local._invoker import AUTHORIZER, DEFAULT_ROUTES
 from chatkit.protocol import PingMessage, parse_client_message
 
 T = load_template()
 R = T["Resources"]
 HANDLER_MODULE = "chatkit.aws.handlers"
+MODES = ("demo", "cognito")
+#: The template in each sign-in mode, conditions decided.
+RENDERED = {auth: render(T, {"AuthMode": auth}) for auth in MODES}
 
 
-def of_type(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in R.items() if r["Type"] == kind}
+def of_type(kind: str, resources: dict[str, Any] = R) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
 
 
 def sub_refs(value: Any) -> set[str]:
@@ -31,18 +35,21 @@ def sub_refs(value: Any) -> set[str]:
     return {name for name in names if not name.startswith("AWS::")}
 
 
-def function_of_integration(integration: dict[str, Any]) -> dict[str, Any]:
-    """Integration → the Lambda version it calls → that version's function."""
-    uri = integration["Properties"]["IntegrationUri"]
+def function_of_uri(uri: Any, resources: dict[str, Any] = R) -> dict[str, Any]:
+    """An integration's or authorizer's URI → the Lambda version it calls → its function."""
     (version,) = {uri["Ref"]} if "Ref" in uri else sub_refs(uri)
-    assert R[version]["Type"] == "AWS::Lambda::Version", version
-    return R[R[version]["Properties"]["FunctionName"]["Ref"]]
+    assert resources[version]["Type"] == "AWS::Lambda::Version", version
+    return resources[resources[version]["Properties"]["FunctionName"]["Ref"]]
 
 
-def routes_of(api: str) -> dict[str, dict[str, Any]]:
+def function_of_integration(integration: dict[str, Any], resources=R) -> dict[str, Any]:
+    return function_of_uri(integration["Properties"]["IntegrationUri"], resources)
+
+
+def routes_of(api: str, resources: dict[str, Any] = R) -> dict[str, dict[str, Any]]:
     return {
         r["Properties"]["RouteKey"]: r
-        for r in of_type("AWS::ApiGatewayV2::Route").values()
+        for r in of_type("AWS::ApiGatewayV2::Route", resources).values()
         if r["Properties"]["ApiId"] == {"Ref": api}
     }
 
@@ -56,16 +63,116 @@ def integration_of(route: dict[str, Any]) -> dict[str, Any]:
     return R[integration_name(route)]
 
 
-def test_every_route_runs_the_handler_the_local_gateway_runs():
+@pytest.mark.parametrize("auth", MODES)
+def test_every_route_runs_the_handler_the_local_gateway_runs(auth):
+    resources = RENDERED[auth]["Resources"]
     served = {}
     for api in ("WebSocketApi", "HttpApi"):
-        for key, route in routes_of(api).items():
-            integration = integration_of(route)
+        for key, route in routes_of(api, resources).items():
+            integration = resources[integration_name(route)]
             if integration["Properties"]["IntegrationType"] == "MOCK":
                 continue
             assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
-            served[key] = function_of_integration(integration)["Properties"]["Handler"]
-    assert served == {key: f"{HANDLER_MODULE}.{name}" for key, name in DEFAULT_ROUTES.items()}
+            function = function_of_integration(integration, resources)
+            served[key] = function["Properties"]["Handler"]
+    for authorizer in of_type("AWS::ApiGatewayV2::Authorizer", resources).values():
+        if authorizer["Properties"]["AuthorizerType"] == "REQUEST":
+            function = function_of_uri(authorizer["Properties"]["AuthorizerUri"], resources)
+            served[AUTHORIZER] = function["Properties"]["Handler"]
+    expected = {key: f"{HANDLER_MODULE}.{name}" for key, name in DEFAULT_ROUTES.items()}
+    del expected[{"demo": AUTHORIZER, "cognito": "POST /login"}[auth]]
+    assert served == expected
+
+
+def test_connect_is_authorized_by_the_cognito_authorizer_only_in_cognito_mode():
+    demo = RENDERED["demo"]["Resources"]
+    assert routes_of("WebSocketApi", demo)["$connect"]["Properties"]["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in routes_of("WebSocketApi", demo)["$connect"]["Properties"]
+    assert not of_type("AWS::ApiGatewayV2::Authorizer", demo)
+
+    resources = RENDERED["cognito"]["Resources"]
+    connect = routes_of("WebSocketApi", resources)["$connect"]["Properties"]
+    assert (connect["AuthorizationType"], connect["AuthorizerId"]) == (
+        "CUSTOM",
+        {"Ref": "WebSocketAuthorizer"},
+    )
+    authorizer = resources["WebSocketAuthorizer"]["Properties"]
+    assert authorizer["ApiId"] == {"Ref": "WebSocketApi"}
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
+    # API Gateway may invoke exactly the version the authorizer calls, for this authorizer
+    (permission,) = [
+        p
+        for p in of_type("AWS::Lambda::Permission", resources).values()
+        if "WebSocketAuthorizer" in sub_refs(p["Properties"]["SourceArn"])
+    ]
+    assert permission["Properties"]["FunctionName"] == {"Ref": "AuthorizeVersion"}
+    assert {"AuthorizeVersion"} == sub_refs(authorizer["AuthorizerUri"])
+    assert permission["Properties"]["SourceArn"]["Fn::Sub"].endswith(
+        ":${WebSocketApi}/authorizers/${WebSocketAuthorizer}"
+    )
+
+
+def test_history_needs_a_cognito_access_token_of_the_app_client_in_cognito_mode():
+    demo = RENDERED["demo"]["Resources"]
+    assert routes_of("HttpApi", demo)["GET /history"]["Properties"]["AuthorizationType"] == "NONE"
+
+    resources = RENDERED["cognito"]["Resources"]
+    history = routes_of("HttpApi", resources)["GET /history"]["Properties"]
+    assert (history["AuthorizationType"], history["AuthorizerId"]) == (
+        "JWT",
+        {"Ref": "HttpJwtAuthorizer"},
+    )
+    authorizer = resources["HttpJwtAuthorizer"]["Properties"]
+    assert authorizer["ApiId"] == {"Ref": "HttpApi"} and authorizer["AuthorizerType"] == "JWT"
+    assert authorizer["IdentitySource"] == ["$request.header.Authorization"]
+    jwt = authorizer["JwtConfiguration"]
+    assert jwt["Audience"] == [{"Ref": "UserPoolClient"}]  # the client_id claim
+    # the issuer is the one the backend verifies (Settings.cognito_issuer)
+    pool = Settings(region="eu-west-1", cognito_user_pool_id="eu-west-1_Ab12")
+    issuer = jwt["Issuer"]["Fn::Sub"]
+    assert (
+        issuer.replace("${AWS::Region}", pool.region).replace(
+            "${UserPool}", pool.cognito_user_pool_id
+        )
+        == pool.cognito_issuer
+    )
+
+
+def test_demo_sign_in_exists_only_in_demo_mode():
+    demo, cognito = (RENDERED[auth]["Resources"] for auth in MODES)
+    assert set(routes_of("HttpApi", demo)) == {"GET /history", "POST /login"}
+    assert set(routes_of("HttpApi", cognito)) == {"GET /history"}
+    assert not [name for name in cognito if name.startswith("Login")]
+    assert not [name for name in demo if name.startswith(("Authorize", "UserPool"))]
+
+
+def test_user_pool_lets_an_administrator_create_users_who_sign_in_with_srp():
+    resources = RENDERED["cognito"]["Resources"]
+    pool = resources["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # no self sign-up
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 8
+    assert "UsernameAttributes" not in pool  # sign-in with a user name; e-mail optional
+    assert pool["DeletionProtection"] == "INACTIVE"  # `chatkit destroy` removes it
+    invite = pool["AdminCreateUserConfig"]["InviteMessageTemplate"]
+    for message in (invite["EmailMessage"], invite["SMSMessage"]):  # Korean and English
+        assert "{username}" in message and "{####}" in message
+    client = resources["UserPoolClient"]["Properties"]
+    assert client["UserPoolId"] == {"Ref": "UserPool"} and client["GenerateSecret"] is False
+    # the password never leaves the browser: SRP only, no USER_PASSWORD_AUTH
+    assert client["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    validity = {
+        kind: (client[f"{kind}Validity"], client["TokenValidityUnits"][kind])
+        for kind in ("AccessToken", "RefreshToken")
+    }
+    assert validity == {"AccessToken": (60, "minutes"), "RefreshToken": (1, "days")}
+    assert client["EnableTokenRevocation"] is True
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    outputs = RENDERED["cognito"]["Outputs"]
+    assert outputs["UserPoolId"]["Value"] == {"Ref": "UserPool"}
+    assert outputs["UserPoolClientId"]["Value"] == {"Ref": "UserPoolClient"}
+    assert not {"UserPoolId", "UserPoolClientId"} & set(RENDERED["demo"]["Outputs"])
+    assert T["Outputs"]["AuthMode"]["Value"] == {"Ref": "AuthMode"}
 
 
 def test_routes_are_selected_by_the_message_type_and_ping_is_a_mock_route():
@@ -118,23 +225,52 @@ def test_default_function_outlives_the_integration_timeout():
     assert props["Timeout"] >= 120 and props["MemorySize"] >= 1024  # 29 s at API Gateway
 
 
+#: A value for each variable the template sets (the cognito ones as the template resolves).
+SAMPLES = {
+    "CHATKIT_MODE": "aws",
+    "CHATKIT_REGION": "eu-west-1",
+    "CHATKIT_BEDROCK_REGION": "us-east-1",
+    "CHATKIT_MODEL_ID": "us.anthropic.claude-x-v1:0",
+    "CHATKIT_TABLE": "t1",
+    "CHATKIT_STATE_TABLE": "t2",
+    "CHATKIT_TTL_DAYS": "7",
+    "CHATKIT_AUTH_SECRET": "s3cret",
+    "CHATKIT_AUTH": "cognito",
+    "CHATKIT_COGNITO_USER_POOL_ID": "eu-west-1_Ab12",
+    "CHATKIT_COGNITO_CLIENT_ID": "client1",
+}
+COGNITO_POOL = {name: SAMPLES[name] for name in SAMPLES if name.startswith("CHATKIT_COGNITO_")}
+
+
 def test_function_environment_is_what_settings_reads():
     """Every variable the template sets changes Settings (no typo silently ignored)."""
-    samples = {
-        "CHATKIT_MODE": "aws",
-        "CHATKIT_REGION": "eu-west-1",
-        "CHATKIT_BEDROCK_REGION": "us-east-1",
-        "CHATKIT_MODEL_ID": "us.anthropic.claude-x-v1:0",
-        "CHATKIT_TABLE": "t1",
-        "CHATKIT_STATE_TABLE": "t2",
-        "CHATKIT_TTL_DAYS": "7",
-        "CHATKIT_AUTH_SECRET": "s3cret",
-    }
-    base = Settings.from_env({"CHATKIT_MODE": "offline"})
     for function in of_type("AWS::Lambda::Function").values():
         for variable in function["Properties"]["Environment"]["Variables"]:
-            env = {"CHATKIT_MODE": "offline", variable: samples[variable]}
+            # cognito sign-in is refused without its pool: compare with the pool set
+            context = COGNITO_POOL if variable == "CHATKIT_AUTH" else {}
+            base = Settings.from_env({"CHATKIT_MODE": "offline", **context})
+            env = {"CHATKIT_MODE": "offline", **context, variable: SAMPLES[variable]}
             assert Settings.from_env(env) != base, variable
+
+
+@pytest.mark.parametrize("auth", MODES)
+def test_every_function_starts_with_the_sign_in_of_its_stack(auth):
+    """Each function's environment, with the references resolved, gives Settings of this
+    AuthMode (cognito: with the stack's pool and app client, or Settings would refuse)."""
+    resolved = {"AuthMode": auth, "UserPool": "eu-west-1_Ab12", "UserPoolClient": "client1"}
+    for name, function in of_type("AWS::Lambda::Function", RENDERED[auth]["Resources"]).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        env = {
+            key: resolved.get(value.get("Ref"), "x") if isinstance(value, dict) else str(value)
+            for key, value in variables.items()
+        }
+        settings = Settings.from_env({**env, "CHATKIT_TTL_DAYS": "7"})
+        assert settings.auth == auth, name
+        if auth == "cognito":
+            assert variables["CHATKIT_COGNITO_USER_POOL_ID"] == {"Ref": "UserPool"}, name
+            assert variables["CHATKIT_COGNITO_CLIENT_ID"] == {"Ref": "UserPoolClient"}, name
+        else:
+            assert not {k for k in variables if k.startswith("CHATKIT_COGNITO_")}, name
 
 
 def test_ttl_days_and_model_parameters_reach_the_streaming_function():
@@ -166,7 +302,7 @@ def test_stages_are_throttled_and_log_access():
 def test_http_api_allows_only_the_web_clients_origin():
     cors = R["HttpApi"]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${WebDistribution.DomainName}"}]
-    assert set(routes_of("HttpApi")) == {"GET /history", "POST /login"}
+    assert "authorization" in cors["AllowHeaders"]  # the bearer token of /history
 
 
 def test_web_bucket_is_private_and_read_only_by_cloudfront():
