@@ -3,7 +3,8 @@
 The built-in :class:`DemoTokens` is the offline/workshop sign-in: a user id becomes a
 signed, expiring token (HMAC-SHA256 with a secret from settings). It proves the token
 was issued by this server, not who the person is — the web client labels it as a demo.
-A deployment that needs real identities plugs in a stronger issuer (e.g. Cognito JWTs)::
+A deployment that needs real identities uses Cognito access tokens instead
+(:class:`chatkit.cognito.CognitoTokens`, ``CHATKIT_AUTH=cognito``); both answer ``verify``::
 
     >>> tokens = DemoTokens("secret", clock=lambda: 1000.0)
     >>> token, identity = tokens.issue("민수")
@@ -34,8 +35,12 @@ MAX_USER_ID_CHARS = 64
 
 @dataclass(frozen=True)
 class Identity:
+    """Who a token speaks for, until when, and since when (a revocation refuses tokens
+    issued at or before it; 0 = unknown, so any revocation refuses it)."""
+
     user_id: str
     expires_at: float
+    issued_at: float = 0.0
 
 
 class Authenticator(Protocol):
@@ -90,8 +95,9 @@ class DemoTokens:
         return _b64(mac.digest())
 
     def issue(self, user_id: str) -> tuple[str, Identity]:
-        identity = Identity(validate_user_id(user_id), round(self._clock() + self._ttl))
-        claims = {"sub": identity.user_id, "exp": identity.expires_at}
+        now = round(self._clock())
+        identity = Identity(validate_user_id(user_id), now + round(self._ttl), now)
+        claims = {"sub": identity.user_id, "exp": identity.expires_at, "iat": now}
         payload = _b64(json.dumps(claims, ensure_ascii=False).encode())
         return f"{self.prefix}.{payload}.{self._sign(payload)}", identity
 
@@ -101,7 +107,9 @@ class DemoTokens:
             if prefix != self.prefix or not hmac.compare_digest(signature, self._sign(payload)):
                 raise ValueError("bad signature")
             claims = json.loads(_unb64(payload))
-            identity = Identity(validate_user_id(claims["sub"]), float(claims["exp"]))
+            identity = Identity(
+                validate_user_id(claims["sub"]), float(claims["exp"]), float(claims.get("iat", 0))
+            )
         except (ValueError, KeyError, TypeError, ChatError):
             raise ChatError(ErrorCode.UNAUTHORIZED) from None
         if identity.expires_at <= self._clock():

@@ -14,7 +14,13 @@ from typing import Any
 
 from .config import Settings
 
-__all__ = ["bedrock_client", "bedrock_runtime_client", "dynamodb_client", "management_client"]
+__all__ = [
+    "bedrock_client",
+    "bedrock_runtime_client",
+    "cognito_client",
+    "dynamodb_client",
+    "management_client",
+]
 
 USER_AGENT = "chatkit/0.1"
 
@@ -36,13 +42,16 @@ def _client(service: str, settings: Settings) -> Any:
     import boto3
 
     bedrock = service.startswith("bedrock")
+    endpoints = {"cognito-idp": settings.cognito_endpoint}
     # Offline endpoints accept any signature; dummy keys keep boto3 from searching for
     # (or using) real credentials.
     dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
     return boto3.session.Session().client(
         service,
         region_name=settings.bedrock_region if bedrock else settings.region,
-        endpoint_url=settings.bedrock_endpoint if bedrock else settings.dynamodb_endpoint,
+        endpoint_url=settings.bedrock_endpoint
+        if bedrock
+        else endpoints.get(service, settings.dynamodb_endpoint),
         config=_config(settings, settings.read_timeout if bedrock else 20),
         **(dummy if settings.mode == "offline" else {}),
     )
@@ -60,6 +69,11 @@ def bedrock_client(settings: Settings) -> Any:
 
 def dynamodb_client(settings: Settings) -> Any:
     return _client("dynamodb", settings)
+
+
+def cognito_client(settings: Settings) -> Any:
+    """``cognito-idp`` of the user pool (admin calls such as a global sign-out)."""
+    return _client("cognito-idp", settings)
 
 
 @lru_cache(maxsize=16)

@@ -4,6 +4,8 @@ chatkit chat "서울 여행 추천해줘"      stream an answer to the terminal
 chatkit doctor                         preflight: mode, credentials, model, table
 chatkit emulators                      run the offline stack, print `export` lines
 chatkit serve                          local API Gateway + web client on http://127.0.0.1:8765/
+chatkit serve --auth cognito           … signing in with a local Cognito user pool
+chatkit revoke USER_ID                 sign a user out everywhere (open connections closed)
 chatkit package                        build the Lambda zip (python3.12, x86_64) in build/lambda/
 chatkit deploy --stack chatkit         create or update the AWS stack (asks first; --yes)
 chatkit smoke --stack chatkit          stream one answer through the stack (or --url for local)
@@ -84,9 +86,37 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     from .local.gateway import serve
 
+    if args.auth:
+        os.environ["CHATKIT_AUTH"] = args.auth
     serve(host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    from .auth import validate_user_id
+    from .aws.state import StateStore
+    from .aws_clients import dynamodb_client
+
+    settings = Settings.from_env()
+    if settings.needs_local_endpoints:
+        print(
+            "오프라인에서는 chatkit serve가 출력한 CHATKIT_DYNAMODB_ENDPOINT가 필요합니다. "
+            "(Offline, set CHATKIT_DYNAMODB_ENDPOINT as printed by chatkit serve.)",
+            file=sys.stderr,
+        )
+        return 2
+    user_id = validate_user_id(args.user_id)
+    StateStore(settings.state_table_name, dynamodb_client(settings)).revoke(user_id)
+    print(f"{user_id}: 발급된 토큰을 모두 취소했습니다. (Tokens issued so far are revoked.)")
+    if settings.auth == "cognito":
+        from .cognito import sign_out_everywhere
+
+        if sign_out_everywhere(settings, user_id):
+            print("Cognito: 새로 고침 토큰도 취소했습니다. (Refresh tokens revoked too.)")
     return 0
 
 
@@ -120,7 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    serve.add_argument(
+        "--auth",
+        choices=("demo", "cognito"),
+        help="sign-in: demo tokens (default) or a Cognito user pool (local one offline)",
+    )
     serve.set_defaults(run=_cmd_serve)
+
+    revoke = commands.add_parser(
+        "revoke", help="sign a user out everywhere: tokens issued so far stop working"
+    )
+    revoke.add_argument("user_id", help="the user id (in Cognito mode: the user's sub)")
+    revoke.set_defaults(run=_cmd_revoke)
     register_deploy_commands(commands)
     register_workshop(commands)
     return parser

@@ -42,6 +42,7 @@ _CREDENTIAL_ENV = (
 )
 
 Mode = Literal["offline", "aws"]
+AuthMode = Literal["demo", "cognito"]
 
 
 def _aws_credentials_configured(env: Mapping[str, str]) -> bool:
@@ -59,6 +60,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _auth_mode(env: Mapping[str, str]) -> AuthMode:
+    auth = env.get("CHATKIT_AUTH") or "demo"
+    if auth not in ("demo", "cognito"):
+        raise ValueError(f"CHATKIT_AUTH must be 'demo' or 'cognito', got {auth!r}")
+    if auth == "cognito" and not (
+        env.get("CHATKIT_COGNITO_USER_POOL_ID") and env.get("CHATKIT_COGNITO_CLIENT_ID")
+    ):
+        raise ValueError(
+            "CHATKIT_AUTH=cognito needs CHATKIT_COGNITO_USER_POOL_ID and CHATKIT_COGNITO_CLIENT_ID"
+        )
+    return auth  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,14 @@ class Settings:
     #: Total attempts per model call (the first try included), botocore "standard" retries.
     max_attempts: int = 4
     auth_secret: str = "chatkit-offline-demo-secret"
+    #: ``demo``: signed demo tokens from ``POST /login`` (a user id, no password — workshops);
+    #: ``cognito``: access tokens of a Cognito user pool (sign-in with a password via SRP).
+    auth: AuthMode = "demo"
+    cognito_user_pool_id: str | None = None
+    #: The app client (no secret) the web client signs in with.
+    cognito_client_id: str | None = None
+    #: The Cognito API; only offline (the local moto server), else the regional endpoint.
+    cognito_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,11 +175,20 @@ class Settings:
             read_timeout=_int(env, "CHATKIT_READ_TIMEOUT", cls.read_timeout),
             max_attempts=_int(env, "CHATKIT_MAX_ATTEMPTS", cls.max_attempts),
             auth_secret=env.get("CHATKIT_AUTH_SECRET") or cls.auth_secret,
+            auth=_auth_mode(env),
+            cognito_user_pool_id=env.get("CHATKIT_COGNITO_USER_POOL_ID") or None,
+            cognito_client_id=env.get("CHATKIT_COGNITO_CLIENT_ID") or None,
+            cognito_endpoint=env.get("CHATKIT_COGNITO_ENDPOINT") or None,
         )
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed: ``settings.with_(model_id="...")``."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def cognito_issuer(self) -> str:
+        """The ``iss`` of the pool's tokens (the same offline: moto signs with it)."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.cognito_user_pool_id}"
 
     @property
     def needs_local_endpoints(self) -> bool:

@@ -56,6 +56,7 @@ class RecordingManagementApi:
 
     def __init__(self, gone_after: int | None = None) -> None:
         self.frames: list[dict] = []
+        self.closed: list[str] = []  # connection ids the backend closed
         self.gone_after = gone_after
         self.lock = threading.Lock()
 
@@ -65,6 +66,10 @@ class RecordingManagementApi:
                 raise GoneException(ConnectionId)
             assert len(Data) <= 32 * 1024
             self.frames.append(json.loads(Data.decode()))
+
+    def delete_connection(self, ConnectionId: str) -> None:
+        with self.lock:
+            self.closed.append(ConnectionId)
 
 
 @pytest.fixture

@@ -53,6 +53,17 @@ class WebSocketEvent:
         return _lower(self.raw.get("headers"))
 
     @property
+    def authorizer(self) -> dict[str, Any]:
+        """What the ``$connect`` Lambda authorizer returned as ``context`` (set by API
+        Gateway, never by the client); empty without an authorizer."""
+        return self.context.get("authorizer") or {}
+
+    @property
+    def method_arn(self) -> str:
+        """The route an authorizer is asked about (authorizer events only)."""
+        return self.raw.get("methodArn", "")
+
+    @property
     def management_endpoint(self) -> str:
         """Where ``@connections`` lives for this API: ``https://{domain}/{stage}``."""
         return f"https://{self.context.get('domainName', '')}/{self.context.get('stage', '')}"
@@ -68,6 +79,12 @@ class HttpEvent:
         self.path: str = raw.get("rawPath") or http.get("path", "/")
         self.query: dict[str, str] = raw.get("queryStringParameters") or {}
         self.headers = _lower(raw.get("headers"))
+
+    @property
+    def jwt_claims(self) -> dict[str, Any]:
+        """The claims API Gateway's JWT authorizer verified; empty without one."""
+        authorizer = (self.raw.get("requestContext") or {}).get("authorizer") or {}
+        return (authorizer.get("jwt") or {}).get("claims") or {}
 
     @property
     def body(self) -> str:

@@ -6,6 +6,12 @@ handlers in :mod:`chatkit.aws.handlers` are one line each::
 
     backend = Backend.from_env()
     backend.connect(WebSocketEvent(event))      # {"statusCode": 200} or 401
+
+Sign-in (``settings.auth``): ``demo`` tokens are verified here; with ``cognito`` API
+Gateway verifies first — a Lambda authorizer (:meth:`Backend.authorize`) on ``$connect``,
+its JWT authorizer on ``/history`` — and the handlers take the identity it passes on.
+Either way a token issued before its user's revocation is refused, and a connection whose
+token expires (or is revoked) is told so and closed at its next message.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ import contextlib
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from ..auth import Authenticator, DemoTokens
+from ..auth import Authenticator, DemoTokens, Identity
 from ..config import Settings
 from ..errors import ChatError, ErrorCode
 from ..events import End, Error, Event
@@ -46,6 +53,15 @@ log = logging.getLogger(__name__)
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 100
 _OK = {"statusCode": 200}
+#: Where the identity is in an authorizer's context (ours) and in JWT claims (Cognito's).
+_AUTHORIZER_CONTEXT = ("user_id", "expires_at", "issued_at")
+_JWT_CLAIMS = ("sub", "exp", "iat")
+_REVOKED = (
+    "로그인이 취소되었습니다. 다시 로그인하세요. (Your sign-in was revoked; please sign in again.)"
+)
+_EXPIRED = (
+    "로그인이 만료되었습니다. 다시 로그인하세요. (Your sign-in has expired; please sign in again.)"
+)
 
 
 class Backend:
@@ -59,11 +75,13 @@ class Backend:
         state: StateStore | None = None,
         auth: Authenticator | None = None,
         management: Callable[[str], Any] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._clock = clock
         self._session = session
         self._state = state
-        self.auth = auth or DemoTokens(settings.auth_secret)
+        self.auth = auth or _authenticator(settings)
         self._management = management
 
     @classmethod
@@ -95,17 +113,66 @@ class Backend:
 
         return HistoryStore.from_settings(self.settings)
 
+    # -- identity ---------------------------------------------------------------------
+
+    def verified(self, token: str | None) -> Identity:
+        """The identity behind ``token`` unless it is invalid, expired or revoked
+        (``ChatError(UNAUTHORIZED)``)."""
+        identity = self.auth.verify(token)
+        if self.state.revoked(identity):
+            raise ChatError(ErrorCode.UNAUTHORIZED, _REVOKED)
+        return identity
+
+    def authorize(self, event: WebSocketEvent) -> dict[str, Any]:
+        """The ``$connect`` Lambda authorizer (Cognito mode): an IAM policy allowing this
+        connection with the identity as context, or ``Unauthorized`` (API Gateway: 401)."""
+        try:
+            identity = self.verified(event.query.get("token"))
+        except ChatError:
+            log.info("authorizer refused", extra={"connection_id": event.connection_id})
+            raise PermissionError("Unauthorized") from None
+        return {
+            "principalId": identity.user_id,
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Action": "execute-api:Invoke",
+                        "Effect": "Allow",
+                        "Resource": event.method_arn,
+                    }
+                ],
+            },
+            "context": dict(
+                zip(
+                    _AUTHORIZER_CONTEXT,
+                    (identity.user_id, int(identity.expires_at), int(identity.issued_at)),
+                    strict=True,
+                )
+            ),
+        }
+
+    def _passed_on(self, values: dict[str, Any], names: tuple[str, str, str]) -> Identity | None:
+        """The identity an API Gateway authorizer verified, read from ``values`` under
+        ``names`` (user, expiry, issue time). Cognito mode only: in demo mode no authorizer
+        runs, so nothing there is trusted."""
+        user, expires, issued = names
+        if self.settings.auth != "cognito" or not values.get(user):
+            return None
+        return Identity(str(values[user]), float(values[expires]), float(values[issued]))
+
     # -- WebSocket routes -------------------------------------------------------------
 
     def connect(self, event: WebSocketEvent) -> dict[str, Any]:
         """Authenticate during the handshake; a non-2xx answer refuses the connection."""
-        token = event.query.get("token") or bearer_token(event.headers)
         try:
-            identity = self.auth.verify(token)
+            identity = self._passed_on(event.authorizer, _AUTHORIZER_CONTEXT) or self.verified(
+                event.query.get("token") or bearer_token(event.headers)
+            )
         except ChatError:
             log.info("connect refused", extra={"connection_id": event.connection_id})
             return {"statusCode": 401}
-        self.state.bind(event.connection_id, identity.user_id)
+        self.state.bind(event.connection_id, identity)
         return _OK
 
     def disconnect(self, event: WebSocketEvent) -> dict[str, Any]:
@@ -114,27 +181,32 @@ class Backend:
 
     def message(self, event: WebSocketEvent) -> dict[str, Any]:
         """``chat`` / ``stop`` / ``ping``; every problem becomes an ``error`` frame."""
-        post = self._poster(event)
+        socket = self._socket(event)
+        post = socket.post
         rid: str | None = None  # the only id a client may see in an internal error
         try:
-            user_id = self.state.user_of(event.connection_id)
-            if user_id is None:
+            identity = self.state.identity_of(event.connection_id)
+            if identity is None:
                 raise ProtocolError(ErrorCode.UNAUTHORIZED)
+            user_id = identity.user_id
             message = parse_client_message(
                 event.body,
                 max_text_chars=self.settings.max_question_chars,
                 max_text_bytes=self.settings.max_question_bytes,
             )
+            rid = getattr(message, "request_id", None)
+            self._still_signed_in(identity, rid, socket)
             if isinstance(message, PingMessage):
                 post(json.dumps({"type": "pong"}))
             elif isinstance(message, StopMessage):
                 self.state.request_stop(user_id, message.request_id)
             elif isinstance(message, ChatMessage):
-                rid = message.request_id
                 self._admit(user_id, event.connection_id, rid)
                 self._chat(user_id, message, post)
         except ProtocolError as err:
             _post_quietly(post, _error_frame(err.request_id, err))
+        except _SignedOut:
+            pass
         except ConnectionGone:
             pass
         except Exception:
@@ -143,6 +215,23 @@ class Backend:
             )
             _post_quietly(post, _error_frame(rid, ChatError(ErrorCode.INTERNAL)))
         return _OK
+
+    def _still_signed_in(self, identity: Identity, request_id: str | None, socket: _Socket) -> None:
+        """Tell the client and close the connection if its token expired or was revoked
+        since ``$connect`` (API Gateway itself never re-checks an open connection)."""
+        if identity.expires_at <= self._clock():
+            reason = _EXPIRED
+        elif self.state.revoked(identity):
+            reason = _REVOKED
+        else:
+            return
+        log.info("signed out connection closed", extra={"request_id": request_id})
+        _post_quietly(
+            socket.post,
+            _error_frame(request_id, ChatError(ErrorCode.UNAUTHORIZED, reason)),
+        )
+        socket.close()
+        raise _SignedOut
 
     def _admit(self, user_id: str, connection_id: str, rid: str) -> None:
         """The abuse limits before a chat: the connection's and the user's rate buckets,
@@ -205,28 +294,21 @@ class Backend:
             },
         )
 
-    def _poster(self, event: WebSocketEvent) -> Callable[[str], None]:
+    def _socket(self, event: WebSocketEvent) -> _Socket:
         endpoint = self.settings.connections_endpoint or event.management_endpoint
         client = (self._management or _management_client(self.settings))(endpoint)
-        gone = client.exceptions.GoneException
-        connection_id = event.connection_id
-
-        def post(frame: str) -> None:
-            try:
-                client.post_to_connection(ConnectionId=connection_id, Data=frame.encode())
-            except (gone, EndpointConnectionError):
-                # An unreachable @connections endpoint cannot deliver either: stop the
-                # generation and keep the partial answer, as for a client that left.
-                raise ConnectionGone(connection_id) from None
-
-        return post
+        return _Socket(client, event.connection_id)
 
     # -- HTTP routes ------------------------------------------------------------------
 
     def history_page(self, event: HttpEvent) -> dict[str, Any]:
         """``GET /history?limit=N&cursor=C`` — the caller's own turns, newest first."""
         try:
-            identity = self.auth.verify(event.bearer_token)
+            identity = self._passed_on(event.jwt_claims, _JWT_CLAIMS) or self.auth.verify(
+                event.bearer_token
+            )
+            if self.state.revoked(identity):
+                raise ChatError(ErrorCode.UNAUTHORIZED, _REVOKED)
         except ChatError as err:
             return _http_error(401, err)
         try:
@@ -283,6 +365,38 @@ class Backend:
                 "auth": "demo",
             },
         )
+
+
+class _SignedOut(Exception):
+    """The connection's sign-in ended; the client was told and the connection closed."""
+
+
+class _Socket:
+    """One client connection through ``@connections``: post frames, or close it."""
+
+    def __init__(self, client: Any, connection_id: str) -> None:
+        self.client, self.connection_id = client, connection_id
+        self._gone = client.exceptions.GoneException
+
+    def post(self, frame: str) -> None:
+        try:
+            self.client.post_to_connection(ConnectionId=self.connection_id, Data=frame.encode())
+        except (self._gone, EndpointConnectionError):
+            # An unreachable @connections endpoint cannot deliver either: stop the
+            # generation and keep the partial answer, as for a client that left.
+            raise ConnectionGone(self.connection_id) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(self._gone, EndpointConnectionError):
+            self.client.delete_connection(ConnectionId=self.connection_id)
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    if settings.auth == "cognito":
+        from ..cognito import CognitoTokens
+
+        return CognitoTokens.from_settings(settings)
+    return DemoTokens(settings.auth_secret)
 
 
 async def _released_at_the_end(

@@ -14,7 +14,14 @@ from typing import Any
 from .apigw import HttpEvent, WebSocketEvent
 from .backend import Backend
 
-__all__ = ["http_history", "http_login", "ws_connect", "ws_default", "ws_disconnect"]
+__all__ = [
+    "http_history",
+    "http_login",
+    "ws_authorize",
+    "ws_connect",
+    "ws_default",
+    "ws_disconnect",
+]
 
 _backend: Backend | None = None
 _lock = threading.Lock()  # Lambda runs one event at a time; the local gateway, many
@@ -35,6 +42,11 @@ def cold_start() -> None:
     global _backend
     with _lock:
         _backend = None
+
+
+def ws_authorize(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The ``$connect`` Lambda authorizer (Cognito mode)."""
+    return backend().authorize(WebSocketEvent(event))
 
 
 def ws_connect(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

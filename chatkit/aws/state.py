@@ -1,11 +1,13 @@
-"""Short-lived backend state in DynamoDB: connection → user bindings, stop requests, and
-the abuse limits (rate buckets, generation leases, turn counters).
+"""Short-lived backend state in DynamoDB: connection → identity bindings, stop requests,
+revocations, and the abuse limits (rate buckets, generation leases, turn counters).
 
 A ``stop`` arrives in a different Lambda invocation than the ``chat`` it stops, and a
 user's requests may run in many containers at once, so they all meet here::
 
     state = StateStore("chatkit-state", dynamodb_client(settings))
-    state.bind("conn-1", "minsu")
+    state.bind("conn-1", Identity("minsu", expires_at=time.time() + 3600))
+    state.identity_of("conn-1").user_id                               # 'minsu'
+    state.revoke("minsu")       # tokens issued until now are refused, open sockets closed
     state.request_stop("minsu", "r1")
     assert state.stop_requested("minsu", "r1")
     state.take("user#minsu", Bucket.per_minute(60, 60)).allowed   # True
@@ -21,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..auth import Identity
 from ..ratelimit import Bucket, Decision, Level, take
 from ..schema import STATE_TABLE
 
@@ -30,6 +33,9 @@ _PK, _TTL = STATE_TABLE.partition_key, STATE_TABLE.ttl_attribute
 #: API Gateway closes a WebSocket after 2 hours; bindings never need to outlive that.
 CONNECTION_SECONDS = 2 * 3600
 STOP_SECONDS = 3600
+#: A revocation must outlive every token issued before it: Cognito access tokens live at
+#: most a day, demo tokens 12 hours.
+REVOCATION_SECONDS = 2 * 86400
 _CACHE_SIZE = 1024
 #: Optimistic-concurrency attempts on one rate bucket before calling it contended.
 _TAKE_ATTEMPTS = 5
@@ -44,28 +50,53 @@ class StateStore:
         self.table_name = table_name
         self.client = client
         self._clock = clock
-        self._users: OrderedDict[str, str] = OrderedDict()  # warm-container cache
+        self._bound: OrderedDict[str, Identity] = OrderedDict()  # warm-container cache
 
-    def bind(self, connection_id: str, user_id: str) -> None:
-        self._put(f"conn#{connection_id}", CONNECTION_SECONDS, user_id=user_id)
+    def bind(self, connection_id: str, identity: Identity) -> None:
+        """Remember who opened ``connection_id`` (and until when their token is valid)."""
+        self._put(
+            f"conn#{connection_id}",
+            CONNECTION_SECONDS,
+            user_id=identity.user_id,
+            token_expires_at={"N": repr(float(identity.expires_at))},
+            token_issued_at={"N": repr(float(identity.issued_at))},
+        )
+
+    def identity_of(self, connection_id: str) -> Identity | None:
+        """The identity bound at ``$connect`` (cached: a binding never changes)."""
+        if connection_id in self._bound:
+            return self._bound[connection_id]
+        item = self._get(f"conn#{connection_id}")
+        if item is None:
+            return None
+        identity = Identity(
+            item["user_id"]["S"],
+            float(item["token_expires_at"]["N"]),
+            float(item["token_issued_at"]["N"]),
+        )
+        self._bound[connection_id] = identity
+        while len(self._bound) > _CACHE_SIZE:
+            self._bound.popitem(last=False)
+        return identity
 
     def user_of(self, connection_id: str) -> str | None:
-        """The user bound at ``$connect`` (cached: a binding never changes)."""
-        if connection_id in self._users:
-            return self._users[connection_id]
-        item = self._get(f"conn#{connection_id}")
-        user = item["user_id"]["S"] if item else None
-        if user is not None:
-            self._users[connection_id] = user
-            while len(self._users) > _CACHE_SIZE:
-                self._users.popitem(last=False)
-        return user
+        identity = self.identity_of(connection_id)
+        return identity.user_id if identity else None
 
     def unbind(self, connection_id: str) -> None:
-        self._users.pop(connection_id, None)
+        self._bound.pop(connection_id, None)
         self.client.delete_item(
             TableName=self.table_name, Key={_PK: {"S": f"conn#{connection_id}"}}
         )
+
+    def revoke(self, user_id: str) -> None:
+        """Sign ``user_id`` out everywhere: tokens issued until now no longer count."""
+        self._put(f"revoked#{user_id}", REVOCATION_SECONDS, before={"N": str(int(self._clock()))})
+
+    def revoked(self, identity: Identity) -> bool:
+        """Whether ``identity``'s token was issued at or before its user's last revocation."""
+        item = self._get(f"revoked#{identity.user_id}")
+        return item is not None and identity.issued_at <= float(item["before"]["N"])
 
     def request_stop(self, user_id: str, request_id: str) -> None:
         self._put(f"stop#{user_id}#{request_id}", STOP_SECONDS)

@@ -131,6 +131,26 @@ def connect_event(
     return event
 
 
+def authorizer_event(connect: dict[str, Any], region: str) -> dict[str, Any]:
+    """The Lambda REQUEST authorizer's event for a ``$connect`` event: the same headers,
+    query string and request context, plus the ``methodArn`` being authorized."""
+    context = connect["requestContext"]
+    arn = (
+        f"arn:aws:execute-api:{region}:123456789012:{context['apiId']}/{context['stage']}/$connect"
+    )
+    event = {"type": "REQUEST", "methodArn": arn}
+    for key in (
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+    ):
+        if key in connect:
+            event[key] = connect[key]
+    event.update({"stageVariables": {}, "requestContext": context})
+    return event
+
+
 def message_event(
     client: Client, stage: str, api: str, connection_id: str, connected_at: int, body: str
 ) -> dict[str, Any]:

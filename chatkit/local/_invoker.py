@@ -27,7 +27,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda function: ``handler(event, context) -> dict``."""
 
 #: Route key → attribute of :mod:`chatkit.aws.handlers` (the deployed stack's functions).
+#: The ``$connect`` Lambda authorizer (Cognito mode); not a route clients can call.
+AUTHORIZER = "$connect authorizer"
+
 DEFAULT_ROUTES = {
+    AUTHORIZER: "ws_authorize",
     "$connect": "ws_connect",
     "$disconnect": "ws_disconnect",
     "$default": "ws_default",

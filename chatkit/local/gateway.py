@@ -18,6 +18,12 @@ What it emulates (DESIGN.md "Modes"; facts.md "API Gateway WebSocket"):
   answer 410 with ``x-amzn-ErrorType: GoneException``, which boto3 raises as
   ``client.exceptions.GoneException``.
 - HTTP API routes (``"GET /history"``, ``"POST /login"``) with payload format 2.0.
+- Cognito mode (``cognito=`` a token verifier): the Lambda REQUEST authorizer runs before
+  ``$connect`` (identity source ``?token=``: missing → 401 without calling it; it raising
+  ``Unauthorized`` → 401; a Deny policy → 403; its ``context`` goes into the ``$connect``
+  event's ``requestContext.authorizer``), and the JWT authorizer guards the HTTP routes
+  (no or bad ``Authorization: Bearer`` → 401; the handler gets
+  ``requestContext.authorizer.jwt.claims``). ``POST /login`` is not deployed then.
 - ``/`` and files under ``web_root``; ``/config.js`` tells the web client where to connect.
 
 Example::
@@ -40,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+import fnmatch
 import functools
 import json
 import logging
@@ -54,9 +61,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from chatkit.auth import Authenticator, Identity
+from chatkit.aws.apigw import bearer_token
+from chatkit.errors import ChatError
 from chatkit.local._apigw_events import (
     Client,
     api_id,
+    authorizer_event,
     aws_id,
     connect_event,
     disconnect_event,
@@ -75,6 +86,7 @@ from chatkit.local._http import (
     static_file,
 )
 from chatkit.local._invoker import (
+    AUTHORIZER,
     DEFAULT_ROUTES,
     Handler,
     InProcessInvoker,
@@ -95,6 +107,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Routes the template deploys in demo mode only.
+_DEMO_ONLY = frozenset({"POST /login"})
+_REGION = "ap-northeast-2"
 
 FRAME_LIMIT = 32 * 1024
 """Largest client frame API Gateway accepts (bytes)."""
@@ -202,6 +218,7 @@ class Gateway:
         max_connection_seconds: float = 7200.0,
         web_root: Path | None = DEFAULT_WEB_ROOT,
         static_config: Mapping[str, Any] | None = None,
+        cognito: Authenticator | None = None,
     ) -> None:
         if handlers is not None and invoker is not None:
             raise ValueError("pass handlers or an invoker, not both")
@@ -216,6 +233,7 @@ class Gateway:
         self.max_connection_seconds = max_connection_seconds
         self.web_root = web_root
         self._static_config = dict(static_config or {})
+        self.cognito = cognito
         self._api_id = api_id()
         self._connections: dict[str, _Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -284,7 +302,7 @@ class Gateway:
         for prefix in ("", f"/{self.stage}"):
             router.add_route("*", prefix + "/@connections/{connection_id}", self._management)
         for route_key in self.invoker.route_keys:
-            if not route_key.startswith("$"):
+            if not route_key.startswith("$") and not (self.cognito and route_key in _DEMO_ONLY):
                 method, path = route_key.split(" ", 1)
                 router.add_route(method, path, functools.partial(self._http, route_key))
         router.add_route("*", "/{tail:.*}", self._static)
@@ -344,7 +362,7 @@ class Gateway:
                 request.headers.items(),
                 request.rel_url.raw_query_string,
             )
-            refusal = await self._connect(event)
+            refusal = await self._authorize(event) or await self._connect(event)
             if refusal is not None:
                 return refusal
         await ws.prepare(request)
@@ -367,6 +385,30 @@ class Gateway:
                 self._spawn(self._quietly("$disconnect", event))
             conn.closed.set()
         return ws
+
+    async def _authorize(self, event: dict[str, Any]) -> web.Response | None:
+        """Cognito mode: run the ``$connect`` authorizer; a refusal, or None (allowed, with
+        its context added to ``event``)."""
+        if self.cognito is None or AUTHORIZER not in self.invoker.route_keys:
+            return None
+        if not (event.get("queryStringParameters") or {}).get("token"):
+            return json_response({"message": "Unauthorized"}, 401)
+        request = authorizer_event(event, _REGION)
+        try:
+            result = await self._integrate(AUTHORIZER, request)
+        except Exception as exc:  # Lambda's errorMessage "Unauthorized" means 401
+            unauthorized = str(exc).endswith("Unauthorized")
+            return json_response(
+                {"message": "Unauthorized" if unauthorized else "Internal server error"},
+                401 if unauthorized else 500,
+            )
+        if not _allows(result, request["methodArn"]):
+            return json_response({"message": "Forbidden"}, 403)
+        event["requestContext"]["authorizer"] = {
+            "principalId": result["principalId"],
+            **(result.get("context") or {}),
+        }
+        return None
 
     async def _connect(self, event: dict[str, Any]) -> web.Response | None:
         """Run ``$connect``; a response refusing the handshake, or None to accept it."""
@@ -474,6 +516,12 @@ class Gateway:
             request.headers.items(),
             await request.read(),
         )
+        if self.cognito is not None:
+            try:
+                identity = self.cognito.verify(bearer_token(event["headers"]))
+            except ChatError:
+                return json_response({"message": "Unauthorized"}, 401)
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": _claims(identity)}}
         try:
             result = await self._integrate(route_key, event)
         except _TimedOut:
@@ -508,6 +556,27 @@ class Gateway:
             if path is not None:
                 return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
         return json_response({"message": "Not Found"}, 404)
+
+
+def _allows(result: Any, method_arn: str) -> bool:
+    """Whether an authorizer's answer is an IAM policy allowing ``method_arn``."""
+    try:
+        statements = result["policyDocument"]["Statement"]
+        return bool(result["principalId"]) and any(
+            s["Effect"] == "Allow" and fnmatch.fnmatchcase(method_arn, s["Resource"])
+            for s in statements
+        )
+    except (KeyError, TypeError):
+        return False
+
+
+def _claims(identity: Identity) -> dict[str, str]:
+    """The claims the handlers read, as the JWT authorizer passes them (strings)."""
+    return {
+        "sub": identity.user_id,
+        "exp": str(int(identity.expires_at)),
+        "iat": str(int(identity.issued_at)),
+    }
 
 
 def _selected_route(body: str) -> str:
@@ -551,7 +620,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """Run the local stack in the foreground until SIGINT or SIGTERM (``chatkit serve``).
 
     In offline mode without configured endpoints the offline stack (Bedrock emulator,
-    DynamoDB) starts first and its variables go into ``os.environ`` for the handlers.
+    DynamoDB) starts first and its variables go into ``os.environ`` for the handlers. With
+    ``CHATKIT_AUTH=cognito`` and no pool configured, a local user pool with one demo user
+    is created on the offline stack (its name and password are printed).
 
     Example::
 
@@ -561,17 +632,62 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
     from ._signals import wait_until_signalled
 
-    settings = Settings.from_env()
     stack = None
-    if settings.needs_local_endpoints:
+    if os.environ.get("CHATKIT_AUTH") == "cognito" and not os.environ.get(
+        "CHATKIT_COGNITO_USER_POOL_ID"
+    ):
+        stack = _offline_cognito()
+    settings = Settings.from_env()
+    if stack is None and settings.needs_local_endpoints:
         from chatkit.local import start_offline_stack
 
         stack = start_offline_stack(settings)
         os.environ.update(stack.env)
+    static_config: dict[str, Any] = {"mode": settings.mode, "auth": settings.auth}
+    cognito = None
+    if settings.auth == "cognito":
+        from chatkit.cognito import CognitoTokens
+
+        cognito = CognitoTokens.from_settings(settings)
+        static_config["cognito"] = cognito_web_config(settings)
     try:
-        with Gateway(host=host, port=port, static_config={"mode": settings.mode}) as gateway:
+        with Gateway(host=host, port=port, static_config=static_config, cognito=cognito) as gateway:
             print(f"chatkit serving on {gateway.url}/", flush=True)
             wait_until_signalled()
     finally:
         if stack is not None:
             stack.stop()
+
+
+def cognito_web_config(settings: Any) -> dict[str, str]:
+    """The web client's ``cognito`` settings for ``settings``' pool (``config.js``)."""
+    config = {
+        "region": settings.region,
+        "userPoolId": settings.cognito_user_pool_id,
+        "clientId": settings.cognito_client_id,
+    }
+    if settings.cognito_endpoint:
+        config["endpoint"] = settings.cognito_endpoint
+    return config
+
+
+def _offline_cognito() -> Any:
+    """Start the offline stack with a new local user pool and one demo user (Cognito mode
+    offline); their variables go into ``os.environ``."""
+    import secrets
+
+    from chatkit.config import Settings
+    from chatkit.local import start_offline_stack
+    from chatkit.local.cognito import create_user_pool
+
+    stack = start_offline_stack(Settings.from_env({**os.environ, "CHATKIT_AUTH": "demo"}))
+    os.environ.update(stack.env)
+    pool = create_user_pool(stack.dynamodb_url, stack.settings.region)
+    os.environ.update(pool.env)
+    password = f"Chatkit-{secrets.token_urlsafe(8)}"
+    pool.add_user("demo", password)
+    print(
+        f"Cognito (local): 사용자 demo / 비밀번호 {password}  (user demo, password {password})",
+        flush=True,
+    )
+    return stack

@@ -27,6 +27,7 @@ import websockets
 from botocore.config import Config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chatkit.local._invoker import AUTHORIZER
 from chatkit.local.gateway import Gateway
 
 ROOT = Path(__file__).parents[2]
@@ -155,6 +156,56 @@ async def test_connect_event_carries_the_token_in_the_api_gateway_shape(start_ga
     assert context["requestId"] == context["extendedRequestId"]
     assert context["requestTimeEpoch"] >= context["connectedAt"] > 0
     assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", context["requestTime"])
+
+
+def authorizer(token_to_effect: dict[str, str]) -> Callable[[dict[str, Any]], Any]:
+    """A Lambda REQUEST authorizer: ``Unauthorized`` for unknown tokens, else a policy."""
+
+    def respond(event: dict[str, Any]) -> Any:
+        effect = token_to_effect.get(event["queryStringParameters"]["token"])
+        if effect is None:
+            raise PermissionError("Unauthorized")
+        statement = {
+            "Action": "execute-api:Invoke",
+            "Effect": effect,
+            "Resource": event["methodArn"],
+        }
+        return {
+            "principalId": "p-1",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+            "context": {"user_id": "민수", "expires_at": 2_000_000_000},
+        }
+
+    return respond
+
+
+async def test_cognito_mode_runs_the_connect_authorizer_first(start_gateway):
+    """No token: 401 without calling it; it raising Unauthorized: 401; Deny: 403; Allow:
+    ``$connect`` runs with the authorizer's context in ``requestContext.authorizer``."""
+    recorder = Recorder()
+    gateway = start_gateway(
+        {
+            AUTHORIZER: recorder.handler(AUTHORIZER, authorizer({"ok": "Allow", "no": "Deny"})),
+            "$connect": recorder.handler("$connect"),
+        },
+        cognito=object(),  # only its presence matters to the WebSocket side
+    )
+    for query, status in (("", 401), ("?token=bad", 401), ("?token=no", 403)):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(gateway.ws_url + query):
+                pass
+        assert refused.value.response.status_code == status
+    assert len(recorder.events(AUTHORIZER)) == 2 and recorder.events("$connect") == []
+    async with connect(gateway.ws_url + "?token=ok"):
+        (event,) = recorder.events("$connect")
+    asked = recorder.events(AUTHORIZER)[-1]
+    assert asked["type"] == "REQUEST" and asked["queryStringParameters"] == {"token": "ok"}
+    assert asked["methodArn"].endswith("/local/$connect")
+    assert event["requestContext"]["authorizer"] == {
+        "principalId": "p-1",
+        "user_id": "민수",
+        "expires_at": 2_000_000_000,
+    }
 
 
 # -- messages -------------------------------------------------------------------------

@@ -39,6 +39,27 @@ def test_expired_token_is_refused(settings, api):
     assert connect(backend, "민수")["statusCode"] == 401
 
 
+@pytest.mark.parametrize(
+    "body", [{"type": "ping"}, {"type": "chat", "request_id": "x1", "text": "안녕"}]
+)
+def test_an_open_connection_whose_token_expired_is_told_and_closed(settings, api, body):
+    """API Gateway never re-checks an open connection: the backend does, at each message.
+    The question is neither answered nor stored (the client keeps it)."""
+    now = [1_000_000.0]
+    tokens = DemoTokens(settings.auth_secret, ttl=60, clock=lambda: now[0])
+    backend = Backend(settings, management=lambda e: api, auth=tokens, clock=lambda: now[0])
+    connect(backend, "민수")
+    message(backend, {"type": "ping"})
+    assert api.frames == [{"type": "pong"}] and api.closed == []
+    now[0] += 61
+    message(backend, body)
+    (frame,) = api.frames[1:]
+    assert (frame["type"], frame["code"]) == ("error", "unauthorized")
+    assert frame["request_id"] == body.get("request_id") and "expired" in frame["message"]
+    assert api.closed == ["conn-1"]
+    assert backend.history.get("민수", "x1") is None
+
+
 def test_chat_streams_start_deltas_end_and_stores_the_turn(backend, api):
     connect(backend, "minsu")
     assert message(backend, fixture("ws_default")["body"])["statusCode"] == 200
@@ -129,7 +150,7 @@ def test_disconnect_removes_the_binding(backend):
     event = fixture("ws_disconnect")
     event["requestContext"]["connectionId"] = "conn-1"
     assert backend.disconnect(WebSocketEvent(event))["statusCode"] == 200
-    backend.state._users.clear()  # a cold container must not find it either
+    backend.state._bound.clear()  # a cold container must not find it either
     assert backend.state.user_of("conn-1") is None
 
 
@@ -198,6 +219,6 @@ def test_unreachable_connections_endpoint_counts_as_gone(settings, caplog):
     backend = Backend(settings.with_(connections_endpoint=closed, max_attempts=1))
     connect(backend, "u")
     with caplog.at_level(logging.WARNING):
-        message(backend, {"type": "chat", "request_id": "e1", "text": "!rate 0 안녕"})
+        message(backend, {"type": "chat", "request_id": "e1", "text": "!rate 20 안녕"})
     assert backend.history.get("u", "e1").status == "interrupted"
     assert not [r for r in caplog.records if r.exc_info], caplog.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from backend_client import ask
 from botocore.config import Config
 from handler_client import RecordingManagementApi, connect, history_page, message
 
+from chatkit.auth import Identity
 from chatkit.aws.backend import Backend
 from chatkit.aws.state import StateStore
 from chatkit.errors import ChatError, ErrorCode
@@ -76,7 +78,7 @@ def history_unreachable(settings, api):
 def state_unreachable(settings, api):
     state = StateStore(settings.state_table_name, unreachable_dynamodb(settings))
     backend = Backend(settings, state=state, management=lambda e: api)
-    state._users["conn-1"] = "민수"  # bound while the table was still there
+    state._bound["conn-1"] = Identity("민수", time.time() + 3600)  # bound while it was there
     return backend, "r1"
 
 
