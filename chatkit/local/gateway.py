@@ -52,6 +52,7 @@ import json
 import logging
 import os
 import re
+import shlex
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -653,10 +654,22 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     try:
         with Gateway(host=host, port=port, static_config=static_config, cognito=cognito) as gateway:
             print(f"chatkit serving on {gateway.url}/", flush=True)
+            if stack is not None:
+                print(_admin_exports(stack.env), flush=True)
             wait_until_signalled()
     finally:
         if stack is not None:
             stack.stop()
+
+
+def _admin_exports(stack_env: Mapping[str, str]) -> str:
+    """Shell lines that point admin commands (``chatkit revoke``) at this local stack."""
+    names = [*stack_env, *(n for n in os.environ if n.startswith(("CHATKIT_AUTH", "CHATKIT_COG")))]
+    exports = " ".join(f"{n}={shlex.quote(os.environ[n])}" for n in names)
+    return (
+        "# 관리 명령용 환경 (for admin commands such as `chatkit revoke USER_ID`):\n"
+        f"export {exports}"
+    )
 
 
 def cognito_web_config(settings: Any) -> dict[str, str]:
