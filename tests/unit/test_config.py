@@ -64,8 +64,27 @@ def test_bedrock_region_defaults_to_app_region(tmp_path):
     [
         ({"CHATKIT_MODE": "cloud"}, "CHATKIT_MODE"),
         ({"CHATKIT_CONTEXT_TOKENS": "many"}, "CHATKIT_CONTEXT_TOKENS"),
+        ({"CHATKIT_AUTH": "password"}, "CHATKIT_AUTH"),
+        ({"CHATKIT_AUTH": "cognito"}, "CHATKIT_COGNITO_USER_POOL_ID"),
+        (
+            {"CHATKIT_AUTH": "cognito", "CHATKIT_COGNITO_USER_POOL_ID": "ap-northeast-2_x"},
+            "CHATKIT_COGNITO_CLIENT_ID",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, env, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env({"HOME": str(tmp_path), **env})
+
+
+def test_cognito_mode_names_its_pool_and_issuer(tmp_path):
+    s = Settings.from_env(
+        {
+            "HOME": str(tmp_path),
+            "CHATKIT_AUTH": "cognito",
+            "CHATKIT_COGNITO_USER_POOL_ID": "ap-northeast-2_AbC",
+            "CHATKIT_COGNITO_CLIENT_ID": "client1",
+        }
+    )
+    assert (s.auth, s.cognito_client_id, s.cognito_endpoint) == ("cognito", "client1", None)
+    assert s.cognito_issuer == "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbC"
