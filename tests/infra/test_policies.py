@@ -173,6 +173,22 @@ async def send_stop(endpoints: Endpoints) -> None:
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
 
 
+async def chat_after_revocation(endpoints: Endpoints, settings: Any) -> None:
+    """A chat on a connection whose user was revoked meanwhile: refused and closed (the
+    only message after which ``$default`` deletes a connection)."""
+    from chatkit.aws.state import StateStore
+    from chatkit.aws_clients import dynamodb_client
+
+    login = _http(endpoints.http_url + "/login", body={"user_id": "revoked-user"})
+    async with websockets.connect(f"{endpoints.ws_url}?token={login['token']}", proxy=None) as ws:
+        await asyncio.sleep(1.1)  # the revocation mark has whole seconds: after the token
+        StateStore(settings.state_table_name, dynamodb_client(settings)).revoke("revoked-user")
+        await ws.send(json.dumps({"type": "chat", "request_id": "r-revoked", "text": "안녕"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["code"] == "unauthorized"
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+
+
 @pytest.fixture
 def recorded_calls(monkeypatch, settings):
     """(route → {(IAM action, table logical id or None)}) of every boto3 call the handlers
@@ -210,6 +226,7 @@ def recorded_calls(monkeypatch, settings):
         endpoints = Endpoints.local(gateway.url)
         result = asyncio.run(run_smoke(endpoints))
         asyncio.run(send_stop(endpoints))
+        asyncio.run(chat_after_revocation(endpoints, settings))
     module.cold_start()
     assert result.ok, result.summary()
     return calls
@@ -236,6 +253,15 @@ def test_each_role_allows_every_call_its_handler_makes(recorded_calls):
             for a, t in calls
         }
         assert needed <= allowed(role), (route, needed - allowed(role))
-    # the management API is only ever used to post (the policy allows POST only)
-    posts = {a for a, _ in recorded_calls["$default"] if a.startswith("execute-api:")}
-    assert posts == {"execute-api:ManageConnections:PostToConnection"}
+    # the management API is used to post and to close: the methods the policy allows
+    used = {a for a, _ in recorded_calls["$default"] if a.startswith("execute-api:")}
+    assert used == {
+        "execute-api:ManageConnections:PostToConnection",
+        "execute-api:ManageConnections:DeleteConnection",
+    }
+    method = {"PostToConnection": "POST", "DeleteConnection": "DELETE"}
+    granted = json.dumps(
+        [s["Resource"] for s in statements("DefaultRole") if s["Sid"] == "PostToConnections"]
+    )
+    for action in used:
+        assert f"/{method[action.rsplit(':', 1)[1]]}/@connections/*" in granted, action
