@@ -3,7 +3,10 @@
 `chatkit serve` runs the real handlers in Cognito mode against the offline stack; the user
 pool is moto's cognito-idp in the stack's moto server (``chatkit.local.cognito``), which the
 page calls directly with ``fetch`` as it would call Cognito. moto does not check SRP proofs
-(any password passes ``USER_SRP_AUTH``): ``tests/unit/test_srp_js.py`` checks the math.
+(any password passes ``USER_SRP_AUTH``), so where a wrong password must fail, the page's two
+SRP calls are answered by ``tests/srp_server.py`` (Cognito's side, from the SRP formulas),
+which hands out moto's real tokens only for a valid proof; ``tests/unit/test_srp_js.py``
+checks the math itself. The last test is the demo-mode counterpart of a refused token.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 import pytest
 from conftest import free_port
-from test_web_client import Server, ask, bubble_text, wait_done
+from srp_server import SrpServer
+from test_web_client import Server, ask, bubble_text, open_page, wait_done  # noqa: F401 (fixture)
+from test_web_client import sign_in as demo_sign_in
 
 from chatkit.aws.state import StateStore
 from chatkit.aws_clients import cognito_client, dynamodb_client
@@ -45,6 +50,15 @@ def cognito(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     log = tmp_path_factory.mktemp("serve-cognito") / "serve.log"
     server = Server(free_port(), secrets.token_hex(16), log, {**stack.env, **pool.env}).start()
     yield server, settings, pool
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_server(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`chatkit serve` in demo mode on the session's offline stack (its state table is ours)."""
+    log = tmp_path_factory.mktemp("serve-demo") / "serve.log"
+    server = Server(free_port(), secrets.token_hex(16), log, dict(stack.env)).start()
+    yield server
     server.stop()
 
 
@@ -82,6 +96,47 @@ def new_user(pool: Any) -> tuple[str, str, str]:
     return username, password, pool.add_user(username, password)
 
 
+def check_srp(page: Any, pool: Any, username: str, password: str, sub: str) -> list[bool]:
+    """Routes the page's SRP sign-in calls to an SRP-checking stand-in (moto checks nothing):
+    a valid proof gets moto's real tokens, an invalid one NotAuthorizedException. Returns the
+    verdicts, one per proof."""
+    verdicts: list[bool] = []
+    pending: dict[str, Any] = {}
+    cors = {"Access-Control-Allow-Origin": "*"}
+
+    def answer(route: Any) -> None:
+        action = route.request.headers.get("x-amz-target", "")[len(TARGET) :]
+        body = json.loads(route.request.post_data or "{}")
+        if action == "InitiateAuth" and body.get("AuthFlow") == "USER_SRP_AUTH":
+            pending["server"] = SrpServer(pool.pool_id, sub, password)
+            pending["A"] = body["AuthParameters"]["SRP_A"]
+            reply = {
+                "ChallengeName": "PASSWORD_VERIFIER",
+                "Session": "srp-check",
+                "ChallengeParameters": pending["server"].challenge(username),
+            }
+            route.fulfill(json=reply, headers=cors)
+        elif action == "RespondToAuthChallenge" and body.get("Session") == "srp-check":
+            verdicts.append(pending["server"].accepts(pending["A"], body["ChallengeResponses"]))
+            if verdicts[-1]:
+                tokens = {"AuthenticationResult": pool.sign_in(username, password)}
+                route.fulfill(json=tokens, headers=cors)
+            else:
+                refusal = {"__type": "NotAuthorizedException", "message": "Incorrect password."}
+                route.fulfill(status=400, json=refusal, headers=cors)
+        else:
+            route.continue_()
+
+    page.route(lambda url: url.startswith(pool.endpoint), answer)
+    return verdicts
+
+
+def login_error(page: Any, text: str) -> None:
+    page.wait_for_function(
+        "text => document.getElementById('login-error').textContent.includes(text)", arg=text
+    )
+
+
 def sign_in(page: Any, username: str, password: str) -> None:
     page.fill("#user-id", username)
     page.fill("#password", password)
@@ -105,43 +160,39 @@ def token_claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def test_sign_in_new_password_chat_reload_and_sign_out(cognito: Any, page: Any) -> None:
+def test_sign_in_chat_reload_refresh_sign_out_then_first_sign_in(cognito: Any, page: Any) -> None:
     server, settings, pool = cognito
     login = page.locator("#login-screen")
     assert "Amazon Cognito" in login.inner_text() and "데모 로그인" not in login.inner_text()
+    username, password, sub = new_user(pool)
+    is_cognito = lambda url: url.startswith(pool.endpoint)  # noqa: E731
 
-    # Unknown user: the same words as a wrong password (nobody learns who has an account).
-    sign_in(page, f"nobody-{uuid.uuid4().hex[:6]}", "whatever-1A!")
-    page.wait_for_function(f"document.getElementById('login-error').textContent === {WRONG!r}")
+    # Cognito unreachable.
+    page.route(is_cognito, lambda route: route.abort("internetdisconnected"))
+    sign_in(page, username, password)
+    login_error(page, "로그인 서비스(Cognito)에 연결할 수 없습니다")
+    page.unroute(is_cognito)
 
-    # An admin-created user signs in with a temporary password, then must choose a new one.
-    username = f"지수-{uuid.uuid4().hex[:6]}"
-    cognito_client(settings).admin_create_user(
-        UserPoolId=pool.pool_id, Username=username, TemporaryPassword="Temp-pass-1!"
-    )
-    sign_in(page, username, "Temp-pass-1!")
-    page.wait_for_selector("#new-password", state="visible")
-    assert page.is_hidden("#password")
-    page.fill("#new-password", "New-pass-2026!")
-    page.fill("#new-password-again", "New-pass-2026?")
-    page.click("#login-button")
-    page.wait_for_function(
-        "document.getElementById('login-error').textContent.includes('다릅니다')"
-    )
-    page.fill("#new-password", "New-pass-2026!")
-    page.fill("#new-password-again", "New-pass-2026!")
-    page.click("#login-button")
+    # Unknown user (moto): the same words as a wrong password (nobody learns who has one).
+    sign_in(page, f"nobody-{uuid.uuid4().hex[:6]}", password)
+    login_error(page, WRONG)
+
+    # A wrong password is refused by a server that checks the SRP proof; the right one opens
+    # the chat. The password itself is never sent.
+    verdicts = check_srp(page, pool, username, password, sub)
+    sign_in(page, username, "Seoul-trip-2026?")
+    login_error(page, WRONG)
+    sign_in(page, username, password)
     wait_ready(page)
+    page.unroute_all()
+    assert verdicts == [False, True]
     assert page.inner_text("#user-label") == username
     assert page.is_visible(".badge.secure") and page.is_hidden("text=데모 로그인")
-    actions = [action for action, _ in page.cognito]
-    assert actions[-3:] == ["InitiateAuth", "RespondToAuthChallenge", "RespondToAuthChallenge"]
-    assert "Temp-pass-1!" not in json.dumps(page.cognito[-2][1])  # SRP: a proof, not the password
-
+    assert password not in json.dumps(page.cognito, ensure_ascii=False)
     session = stored_session(page)
     assert session["user_id"] == username and session["refresh_token"]
     claims = token_claims(session["token"])
-    assert claims["token_use"] == "access" and claims["client_id"] == pool.client_id
+    assert claims["token_use"] == "access" and claims["sub"] == sub
 
     # A Korean question streams in and is stored under the user's sub.
     rid = ask(page, "!rate 40 서울 여행 추천해줘")
@@ -184,6 +235,30 @@ def test_sign_in_new_password_chat_reload_and_sign_out(cognito: Any, page: Any) 
     assert stored_session(page) is None
     page.reload()
     page.wait_for_selector("#login-screen", state="visible")
+
+    # An admin-created user signs in with a temporary password, then must choose a new one.
+    newcomer = f"지수-{uuid.uuid4().hex[:6]}"
+    cognito_client(settings).admin_create_user(
+        UserPoolId=pool.pool_id, Username=newcomer, TemporaryPassword="Temp-pass-1!"
+    )
+    sign_in(page, newcomer, "Temp-pass-1!")
+    page.wait_for_selector("#new-password", state="visible")
+    assert page.is_hidden("#password")
+    page.fill("#new-password", "New-pass-2026!")
+    page.fill("#new-password-again", "New-pass-2026?")
+    page.click("#login-button")
+    login_error(page, "두 새 비밀번호가 서로 다릅니다")
+    page.fill("#new-password", "New-pass-2026!")
+    page.fill("#new-password-again", "New-pass-2026!")
+    page.click("#login-button")
+    wait_ready(page)
+    assert page.inner_text("#user-label") == newcomer
+    assert [action for action, _ in page.cognito][-3:] == [
+        "InitiateAuth",
+        "RespondToAuthChallenge",
+        "RespondToAuthChallenge",
+    ]
+    assert page.cognito[-1][1]["ChallengeResponses"]["NEW_PASSWORD"] == "New-pass-2026!"
 
 
 def test_refused_token_refreshes_or_signs_in_again_keeping_the_question(
@@ -238,3 +313,27 @@ def test_refused_token_refreshes_or_signs_in_again_keeping_the_question(
     assert wait_done(page, rid) == "completed"
     questions = [t["question"] for t in server.history(stored_session(page)["token"])]
     assert questions == [second, question]  # newest first, each stored once
+
+
+def test_demo_mode_refused_token_signs_in_again_keeping_the_question(
+    stack: Any,
+    demo_server: Any,
+    open_page: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    page = open_page(demo_server)
+    user = f"민수-{uuid.uuid4().hex[:8]}"
+    demo_sign_in(page, user)
+    StateStore(stack.settings.state_table_name, dynamodb_client(stack.settings)).revoke(user)
+    time.sleep(1.1)
+    question = "!rate 0 제주도 날씨 어때?"
+    page.fill("#input", question)
+    page.press("#input", "Enter")
+    page.wait_for_selector("#login-screen", state="visible")
+    assert EXPIRED in page.inner_text("#login-error")
+    demo_sign_in(page, user)
+    assert page.input_value("#input") == question
+    page.press("#input", "Enter")
+    rid = page.locator(".msg.assistant").last.get_attribute("data-request-id")
+    assert wait_done(page, rid) == "completed"
+    token = json.loads(page.evaluate("sessionStorage.getItem('chatkit.session')"))["token"]
+    assert [t["question"] for t in demo_server.history(token)] == [question]
