@@ -98,6 +98,7 @@
     session: null, // {token, user_id, expires_at[, refresh_token]}
     ws: null,
     refreshTimer: null,
+    refreshing: null, // the refresh in flight (a promise of true/false)
     refreshedAt: 0, // Date.now() of the last token refresh
     renewSocket: false, // a refreshed token waits for the streaming answer to end
     openNotice: "", // shown once the next socket opens
@@ -333,7 +334,8 @@
       }
       result = await cognito.completeNewPassword(state.newPasswordStep, chosen);
     } else {
-      result = await cognito.signIn(username, ui.password.value.normalize("NFC"));
+      const password = ui.password.value.normalize("NFC");
+      result = await cognito.signIn(username.normalize("NFC"), password);
     }
     showNewPasswordStep(result.newPasswordStep || null);
     if (result.session) {
@@ -354,7 +356,17 @@
 
   // Cognito: swaps in a fresh access token; false when that is impossible (demo mode, refresh
   // token revoked or expired, Cognito unreachable, or a refresh moments ago did not help).
-  async function refreshSession() {
+  // Callers at the same time (history and socket both refused) share one refresh.
+  function refreshSession() {
+    if (!state.refreshing) {
+      state.refreshing = refreshOnce().finally(() => {
+        state.refreshing = null;
+      });
+    }
+    return state.refreshing;
+  }
+
+  async function refreshOnce() {
     const session = state.session;
     if (!cognito || !session || !session.refresh_token) return false;
     if (Date.now() - state.refreshedAt < REFRESH_MIN_GAP_MS) return false;

@@ -106,7 +106,8 @@
 
     // A finished sign-in, or the next step Cognito asks for.
     function outcome(reply, username) {
-      if (reply.AuthenticationResult) return { session: session(reply.AuthenticationResult, username) };
+      const result = reply.AuthenticationResult;
+      if (result) return { session: session(result, username) };
       if (reply.ChallengeName === "NEW_PASSWORD_REQUIRED") {
         const params = reply.ChallengeParameters || {};
         return { newPasswordStep: { session: reply.Session, username,

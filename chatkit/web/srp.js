@@ -4,10 +4,11 @@
  * with its salt, B and a secret block, and the client proves it knows the password by
  * signing the secret block with a key derived from the shared secret S.
  *
- *   k = H(N | g)                       u = H(A | B)
- *   x = H(salt | H(poolName | userIdForSrp | ":" | password))
- *   S = (B - k·g^x)^(a + u·x) mod N    key = HKDF-SHA256(ikm = S, salt = u, "Caldera Derived Key")[0:16]
- *   PASSWORD_CLAIM_SIGNATURE = base64(HMAC-SHA256(key, poolName | userIdForSrp | secretBlock | timestamp))
+ *   k = H(N | g)    u = H(A | B)    x = H(salt | H(poolName | userIdForSrp | ":" | password))
+ *   S = (B - k·g^x)^(a + u·x) mod N
+ *   key = HKDF-SHA256(ikm = S, salt = u, info = "Caldera Derived Key")[0:16]
+ *   PASSWORD_CLAIM_SIGNATURE =
+ *     base64(HMAC-SHA256(key, poolName | userIdForSrp | secretBlock | timestamp))
  *
  * H is SHA-256 over the bytes of the *padded* hex (Cognito's padHex: even length, and a
  * leading 00 when the first nibble is ≥ 8), as in Amazon's own JavaScript SDK.
