@@ -14,7 +14,7 @@ The answer: the highest level with zero errors and p99 TTFD within 2× the emula
 
 Run:  .venv/bin/python -m benchmarks.load                  # short form: 10 and 50 users
       .venv/bin/python -m benchmarks.load --long           # the ramp 50 → 500
-      .venv/bin/python -m benchmarks.load --levels 50,100,200
+      .venv/bin/python -m benchmarks.load --levels 50,100,200   # or --levels 50 100 200
 """
 
 from __future__ import annotations
@@ -174,14 +174,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--levels", type=_levels, default=SHORT_LEVELS, help="users per level, e.g. 50,100,200"
+        "--levels",
+        type=_levels,
+        nargs="+",
+        default=[SHORT_LEVELS],
+        help="users per level: 50,100,200 or 50 100 200",
     )
     parser.add_argument(
         "--long", action="store_true", help=f"the full ramp {LONG_LEVELS} (CPU heavy)"
     )
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds (default 900)")
     args = parser.parse_args()
-    levels = LONG_LEVELS if args.long else args.levels
+    levels = LONG_LEVELS if args.long else [n for given in args.levels for n in given]
     with running_stack() as (url, env, serve_pid, aws_pid):
         idle_mb = rss_mb(serve_pid)
         started = time.monotonic()
