@@ -75,11 +75,14 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
     from .local._signals import wait_until_signalled
 
     stack = start_offline_stack(rate=args.rate)
-    for name, value in stack.env.items():
-        print(f"export {name}={value}")
-    print("# offline stack running (demo model); Ctrl+C to stop", flush=True)
+
+    def announce() -> None:
+        for name, value in stack.env.items():
+            print(f"export {name}={value}")
+        print("# offline stack running (demo model); Ctrl+C to stop", flush=True)
+
     try:
-        wait_until_signalled()
+        wait_until_signalled(announce)
     finally:
         stack.stop()
     return 0

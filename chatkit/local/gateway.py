@@ -653,10 +653,13 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
         static_config["cognito"] = cognito_web_config(settings)
     try:
         with Gateway(host=host, port=port, static_config=static_config, cognito=cognito) as gateway:
-            print(f"chatkit serving on {gateway.url}/", flush=True)
-            if stack is not None:
-                print(_admin_exports(stack.env), flush=True)
-            wait_until_signalled()
+
+            def announce() -> None:
+                print(f"chatkit serving on {gateway.url}/", flush=True)
+                if stack is not None:
+                    print(_admin_exports(stack.env), flush=True)
+
+            wait_until_signalled(announce)
     finally:
         if stack is not None:
             stack.stop()
