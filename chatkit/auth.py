@@ -95,7 +95,7 @@ class DemoTokens:
         return _b64(mac.digest())
 
     def issue(self, user_id: str) -> tuple[str, Identity]:
-        now = round(self._clock())
+        now = int(self._clock())  # whole seconds, floored like JWT iat and revocations
         identity = Identity(validate_user_id(user_id), now + round(self._ttl), now)
         claims = {"sub": identity.user_id, "exp": identity.expires_at, "iat": now}
         payload = _b64(json.dumps(claims, ensure_ascii=False).encode())

@@ -69,3 +69,11 @@ def test_user_ids_are_validated(bad):
 
 def test_user_id_is_nfc():
     assert validate_user_id("\u1100\u1161") == "가"
+
+
+def test_issued_at_is_floored_so_a_revocation_later_that_second_covers_the_token():
+    clock = Clock()
+    clock.now = 1_000_000.6
+    _, identity = DemoTokens("secret", clock=clock).issue("alice")
+    # chatkit revoke stores int(now) as `before` and refuses iat <= before (JWT iat is floored too)
+    assert identity.issued_at == 1_000_000
