@@ -39,6 +39,8 @@
     typing: "답변 작성 중 (Typing…)",
     stopping: "중지하는 중… (Stopping…)",
     stop: "중지 (Stop)",
+    signIn: "로그인 (Sign in)",
+    setPassword: "새 비밀번호로 로그인 (Set password and sign in)",
   };
 
   // Messages for error codes stored in history (history keeps the code, not the text).
@@ -350,6 +352,8 @@
     ui.newPasswordFields.hidden = ui.newPasswordFields.disabled = !step;
     if (config.auth === "cognito") ui.passwordFields.hidden = ui.passwordFields.disabled = !!step;
     ui.userId.readOnly = !!step;
+    ui.loginButton.textContent = step ? TEXT.setPassword : TEXT.signIn;
+    ui.loginButton.setAttribute("aria-label", ui.loginButton.textContent);
     ui.password.value = ui.newPassword.value = ui.newPasswordAgain.value = "";
     if (step) ui.newPassword.focus();
   }

@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,10 +161,13 @@ def token_claims(token: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def test_sign_in_chat_reload_refresh_sign_out_then_first_sign_in(cognito: Any, page: Any) -> None:
+def test_sign_in_chat_reload_refresh_sign_out_then_first_sign_in(
+    cognito: Any, page: Any, artifacts: Path
+) -> None:
     server, settings, pool = cognito
     login = page.locator("#login-screen")
     assert "Amazon Cognito" in login.inner_text() and "데모 로그인" not in login.inner_text()
+    page.screenshot(path=str(artifacts / "web-cognito-sign-in.png"))
     username, password, sub = new_user(pool)
     is_cognito = lambda url: url.startswith(pool.endpoint)  # noqa: E731
 
@@ -204,6 +208,7 @@ def test_sign_in_chat_reload_refresh_sign_out_then_first_sign_in(cognito: Any, p
     assert wait_done(page, rid) == "completed"
     text = bubble_text(page, rid)
     assert text.startswith("[데모 모델") and "서울" in text
+    page.screenshot(path=str(artifacts / "web-cognito-chat.png"))
     (turn,) = server.history(session["token"])
     assert turn["request_id"] == rid and turn["answer"] == text
 
@@ -248,6 +253,7 @@ def test_sign_in_chat_reload_refresh_sign_out_then_first_sign_in(cognito: Any, p
     page.fill("#new-password-again", "New-pass-2026?")
     page.click("#login-button")
     login_error(page, "두 새 비밀번호가 서로 다릅니다")
+    page.screenshot(path=str(artifacts / "web-cognito-new-password.png"))
     page.fill("#new-password", "New-pass-2026!")
     page.fill("#new-password-again", "New-pass-2026!")
     page.click("#login-button")
