@@ -35,7 +35,8 @@ lint: setup  ## ruff lint + format check
 	$(BIN)/ruff format --check .
 
 test: setup browsers lint  ## everything CI runs: unit, integration, browser tests and notebooks
-	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider --durations=20
+	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n 2 --dist loadfile \
+	  --durations=20
 
 format: setup
 	$(BIN)/ruff format .

@@ -16,6 +16,7 @@ IDLE = 1.5
 
 
 async def test_a_conversation_continues_after_the_gateway_restarts(serve, stack):
+    second_question = "!rate 0 그럼 재시작 뒤 지하철 요금은?"  # unique in the emulator log
     served = await serve()
     token = await served.login("restart")
     async with served.connect(token) as ws:
@@ -28,13 +29,13 @@ async def test_a_conversation_continues_after_the_gateway_restarts(serve, stack)
     restarted = await serve(port=port)
     assert restarted.gateway.ws_url == served.gateway.ws_url
     async with restarted.connect(token) as ws:  # the same URL and token
-        second = await ask(ws, "r2", "!rate 0 그럼 지하철 요금은?")
+        second = await ask(ws, "r2", second_question)
     assert first.last["type"] == second.last["type"] == "end"
     assert "1,550원" in second.text  # the Seoul fare: the city came from the first turn
     (request,) = [
         r
         for r in stack.emulator.requests
-        if r.body["messages"][-1]["content"][0]["text"] == "!rate 0 그럼 지하철 요금은?"
+        if r.body["messages"][-1]["content"][0]["text"] == second_question
     ]
     remembered = [m["content"][0]["text"] for m in request.body["messages"][:2]]
     assert remembered == ["!rate 0 서울 여행 추천해줘", first.text]
