@@ -115,10 +115,11 @@ class Backend:
 
     # -- identity ---------------------------------------------------------------------
 
-    def verified(self, token: str | None) -> Identity:
-        """The identity behind ``token`` unless it is invalid, expired or revoked
+    def verified(self, token: str | None, passed_on: Identity | None = None) -> Identity:
+        """The identity behind ``token`` — or the one an API Gateway authorizer already
+        verified (``passed_on``) — unless it is invalid, expired or revoked
         (``ChatError(UNAUTHORIZED)``)."""
-        identity = self.auth.verify(token)
+        identity = passed_on or self.auth.verify(token)
         if self.state.revoked(identity):
             raise ChatError(ErrorCode.UNAUTHORIZED, _REVOKED)
         return identity
@@ -166,8 +167,9 @@ class Backend:
     def connect(self, event: WebSocketEvent) -> dict[str, Any]:
         """Authenticate during the handshake; a non-2xx answer refuses the connection."""
         try:
-            identity = self._passed_on(event.authorizer, _AUTHORIZER_CONTEXT) or self.verified(
-                event.query.get("token") or bearer_token(event.headers)
+            identity = self.verified(
+                event.query.get("token") or bearer_token(event.headers),
+                self._passed_on(event.authorizer, _AUTHORIZER_CONTEXT),
             )
         except ChatError:
             log.info("connect refused", extra={"connection_id": event.connection_id})
@@ -304,11 +306,9 @@ class Backend:
     def history_page(self, event: HttpEvent) -> dict[str, Any]:
         """``GET /history?limit=N&cursor=C`` — the caller's own turns, newest first."""
         try:
-            identity = self._passed_on(event.jwt_claims, _JWT_CLAIMS) or self.auth.verify(
-                event.bearer_token
+            identity = self.verified(
+                event.bearer_token, self._passed_on(event.jwt_claims, _JWT_CLAIMS)
             )
-            if self.state.revoked(identity):
-                raise ChatError(ErrorCode.UNAUTHORIZED, _REVOKED)
         except ChatError as err:
             return _http_error(401, err)
         try:
