@@ -79,10 +79,6 @@ class StateStore:
             self._bound.popitem(last=False)
         return identity
 
-    def user_of(self, connection_id: str) -> str | None:
-        identity = self.identity_of(connection_id)
-        return identity.user_id if identity else None
-
     def unbind(self, connection_id: str) -> None:
         self._bound.pop(connection_id, None)
         self.client.delete_item(

@@ -21,7 +21,7 @@ from chatkit.aws.backend import Backend
 
 def test_connect_binds_the_user_from_the_token(backend):
     assert connect(backend, "민수")["statusCode"] == 200
-    assert backend.state.user_of("conn-1") == "민수"
+    assert backend.state.identity_of("conn-1").user_id == "민수"
 
 
 @pytest.mark.parametrize("token", [None, "", "garbage", "demo1.e30.bad"])
@@ -29,7 +29,7 @@ def test_connect_without_a_valid_token_is_refused(backend, token):
     event = fixture("ws_connect")
     event["queryStringParameters"] = {"token": token} if token is not None else {}
     assert backend.connect(WebSocketEvent(event))["statusCode"] == 401
-    assert backend.state.user_of(event["requestContext"]["connectionId"]) is None
+    assert backend.state.identity_of(event["requestContext"]["connectionId"]) is None
 
 
 def test_expired_token_is_refused(settings, api):
@@ -151,7 +151,7 @@ def test_disconnect_removes_the_binding(backend):
     event["requestContext"]["connectionId"] = "conn-1"
     assert backend.disconnect(WebSocketEvent(event))["statusCode"] == 200
     backend.state._bound.clear()  # a cold container must not find it either
-    assert backend.state.user_of("conn-1") is None
+    assert backend.state.identity_of("conn-1") is None
 
 
 def test_history_returns_only_the_callers_turns_newest_first(backend, api):

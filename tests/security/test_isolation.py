@@ -198,7 +198,7 @@ def test_a_connection_is_bound_to_the_token_not_to_query_parameters(world):
         }
     )
     assert world.backend.connect(event)["statusCode"] == 200
-    assert world.backend.state.user_of("conn-mallory") == "alice"
+    assert world.backend.state.identity_of("conn-mallory").user_id == "alice"
 
 
 # -- the same through the real local API Gateway (loopback sockets) ----------------------
