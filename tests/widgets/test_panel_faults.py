@@ -5,6 +5,7 @@ next question is answered with the memory of the turns that were stored."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +82,36 @@ async def test_failing_endpoints_fail_one_turn_each_and_memory_survives(proxied,
         ("!rate 0 내 이름이 뭐야?", "completed"),
     ]
     assert bedrock.injected > 0 and dynamodb.injected > 0
+
+
+async def test_the_model_endpoint_restarting_mid_answer_then_memory_continues(settings):
+    """The Bedrock endpoint goes away while an answer streams and comes back on the same
+    port (a restarted emulator, a network blip): that answer ends as an error with its
+    partial text kept, and the next question — on new connections — remembers the first."""
+    from chatkit.local.bedrock_emulator import BedrockEmulator
+
+    emulator = BedrockEmulator(default_rate=0).start()
+    session = ChatSession(settings.with_(bedrock_endpoint=emulator.url, max_attempts=2))
+    panel = ChatPanel(session, "restart-minsu")
+    try:
+        assert (await panel.send("내 이름은 민수야"))["status"] == "completed"
+        streaming = asyncio.ensure_future(panel.send("!rate 20 !long 600 부산 이야기"))
+        await _until(lambda: len(panel.transcript.children[-1].message["text"]) > 20)
+        port = emulator.port
+        await asyncio.to_thread(emulator.stop)
+        cut = await asyncio.wait_for(streaming, 30)
+        assert cut["status"] == "error" and len(cut["text"]) > 20 and _usable(panel)
+        emulator = BedrockEmulator(default_rate=0, port=port).start()
+        recalled = await panel.send("내 이름이 뭐야?")
+    finally:
+        emulator.stop()
+    assert recalled["status"] == "completed" and "민수" in recalled["text"]
+    (kept,) = [t for t in session.history.recent("restart-minsu") if t.status == "error"]
+    assert kept.answer == cut["text"]
+
+
+async def _until(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
