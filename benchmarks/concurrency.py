@@ -73,7 +73,7 @@ class Timings:
 # -- the processes ---------------------------------------------------------------------
 
 
-def _offline_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def offline_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without AWS/chatkit settings, offline, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
     env.update(
@@ -126,7 +126,7 @@ def chatkit_process(
 @contextmanager
 def emulators_process(*args: str) -> Iterator[tuple[int, dict[str, str]]]:
     """``chatkit emulators ARGS``: yields its pid and the environment its export lines give."""
-    with chatkit_process(["emulators", *args], _offline_env(), _STACK_READY) as (pid, lines):
+    with chatkit_process(["emulators", *args], offline_env(), _STACK_READY) as (pid, lines):
         yield pid, dict(m.groups() for line in lines if (m := _EXPORT.fullmatch(line)))
 
 
@@ -136,7 +136,7 @@ def running_stack() -> Iterator[tuple[str, dict[str, str], int, int]]:
     emulators' environment, and the serve and emulators pids."""
     with emulators_process() as (aws_pid, env):
         serve = ["serve", "--port", "0"]
-        with chatkit_process(serve, _offline_env(env), _SERVING) as (serve_pid, served):
+        with chatkit_process(serve, offline_env(env), _SERVING) as (serve_pid, served):
             url = _SERVING.search(served[-1])[1]
             asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
             emulator_alone(env, 1)

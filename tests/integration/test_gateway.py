@@ -27,6 +27,7 @@ import websockets
 from botocore.config import Config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from benchmarks.concurrency import offline_env
 from chatkit.local._invoker import AUTHORIZER
 from chatkit.local.gateway import Gateway
 
@@ -672,25 +673,13 @@ async def test_fixtures_match_the_events_the_gateway_produces(start_gateway):
 # -- chatkit serve ----------------------------------------------------------------------
 
 
-def _offline_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
-    env.update(
-        CHATKIT_MODE="offline",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        **extra,
-    )
-    return env
-
-
 def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "chatkit", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_offline_env(),
+        env=offline_env(),
         cwd=ROOT,
     )
     try:
@@ -740,7 +729,7 @@ def test_chatkit_serve_stops_when_the_signal_lands_on_another_thread():
         [sys.executable, "-c", _SIGNAL_FROM_ANOTHER_THREAD],
         capture_output=True,
         text=True,
-        env=_offline_env(**endpoints),
+        env=offline_env(endpoints),
         cwd=ROOT,
         timeout=30,
     )
