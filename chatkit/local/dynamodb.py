@@ -7,43 +7,103 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Self
 
 from ..schema import HISTORY_TABLE, STATE_TABLE, TableSchema
+from ._hosts import REFUSED_TEXT, host_allowed, origin_allowed
 
 __all__ = ["LocalDynamoDB", "create_history_table", "create_state_table", "create_tables"]
 
 
 class LocalDynamoDB:
-    """moto's threaded server on ``127.0.0.1`` (port 0 = a free port); in-memory state."""
+    """moto's server on ``127.0.0.1`` (port 0 = a free port) in a thread; in-memory state.
+
+    It answers only loopback ``Host`` names and loopback page origins (see
+    :mod:`chatkit.local._hosts`), and answers a loopback page's CORS preflight itself
+    (moto sends those to its S3 backend, which fails them), so the web client's calls to
+    the local user pool work whatever the browser's preflight cache holds.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host, self._port = host, port
         self._server: Any = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
-        self._server.start()
+        app = _LoopbackGuard(DomainDispatcherApplication(create_backend_app), self._host)
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
         return self
 
     @property
     def url(self) -> str:
-        host, port = self._server.get_host_and_port()
+        host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
-            self._server = None
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _LoopbackGuard:
+    """WSGI middleware: refuse foreign ``Host`` (421) and foreign ``Origin`` (403); answer
+    a loopback page's CORS preflight (``Access-Control-Max-Age`` 10 minutes)."""
+
+    def __init__(self, app: Any, bound: str) -> None:
+        self._app, self._bound = app, bound
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        origin = environ.get("HTTP_ORIGIN")
+        if not host_allowed(environ.get("HTTP_HOST"), self._bound):
+            return _text(start_response, "421 Misdirected Request", REFUSED_TEXT)
+        if not origin_allowed(origin):
+            return _text(start_response, "403 Forbidden", REFUSED_TEXT)
+        if environ["REQUEST_METHOD"] == "OPTIONS" and origin:
+            start_response(
+                "204 No Content",
+                [
+                    ("Access-Control-Allow-Origin", origin),
+                    ("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, HEAD"),
+                    ("Access-Control-Allow-Headers", environ.get(_ASKED_HEADERS, "*")),
+                    ("Access-Control-Max-Age", "600"),
+                    ("Vary", "Origin"),
+                ],
+            )
+            return [b""]
+        return self._app(environ, start_response)
+
+
+_ASKED_HEADERS = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
+
+
+def _text(start_response: Any, status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 def create_table(client: Any, schema: TableSchema, table_name: str) -> bool:
