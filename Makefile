@@ -1,15 +1,21 @@
 # chatkit — two commands for newcomers:  `make lab`  and  `make test`.
 # Both create/refresh one virtual environment at .venv (editors and docs find it there).
 
-PYTHON ?= python3
+# Python 3.12 first, as in SageMaker Studio and Lambda: `python3.12` on PATH, else pyenv's
+# 3.12 (its shim answers "command not found" when 3.12 is not the active version), else python3.
+PYTHON ?= $(shell for p in python3.12 $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 \
+  2>/dev/null | sort -V | tail -1) python3; do "$$p" -c "" >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-$(PYVER)
 PORT   ?= 8888
 
 .PHONY: setup lab test lint format strip browsers clean
 
 $(STAMP): pyproject.toml
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
+	  echo "recreating .venv for Python $(PYVER)"; rm -rf $(VENV); fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
