@@ -1,16 +1,26 @@
 """Lambda entry points (one per route), each a one-line adapter over :class:`Backend`.
 
-The backend is built on the first invocation and reused while the container is warm;
-it holds no per-user state (memory is read from each user's own history per turn).
+The backend holds no per-user state (memory is read from each user's own history per
+turn) and is reused while the container is warm. On Lambda (``_HANDLER`` set) it is built
+at init — outside any invocation, so a SnapStart snapshot holds it:
+
+- ``CHATKIT_AUTH_SECRET_ARN`` set (the deployed stack): the demo token / cursor key is read
+  once from Secrets Manager, and that client closed (no connection in the snapshot);
+  otherwise ``CHATKIT_AUTH_SECRET`` (``chatkit serve``, offline) as before;
+- the chat function (``…ws_default``) also imports and builds the chat path: the session,
+  langchain-aws's model and the boto3 clients (creating a client opens no connection);
+  the other functions never import the model code.
 
     # template.yaml: Handler: chatkit.aws.handlers.ws_default
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
+from ..config import Settings
 from .apigw import HttpEvent, WebSocketEvent
 from .backend import Backend
 
@@ -23,8 +33,36 @@ __all__ = [
     "ws_disconnect",
 ]
 
+#: The template's variables that are not for Settings: the secret this module reads …
+SECRET_ARN_VARIABLE = "CHATKIT_AUTH_SECRET_ARN"
+#: … and the stack's release, which nothing reads: it changes with every deployment, so
+#: every function changes with its published version (Lambda publishes no new version of
+#: an unchanged function, and the stack update would roll back).
+RELEASE_VARIABLE = "CHATKIT_RELEASE"
+CHAT_HANDLER = "ws_default"
+
 _backend: Backend | None = None
 _lock = threading.Lock()  # Lambda runs one event at a time; the local gateway, many
+
+
+def read_secret(arn: str, settings: Settings) -> str:
+    """The secret's string from Secrets Manager (standard endpoint settings apply, e.g.
+    ``AWS_ENDPOINT_URL_SECRETS_MANAGER``); the client is closed afterwards."""
+    import boto3
+
+    client = boto3.session.Session().client("secretsmanager", region_name=settings.region)
+    try:
+        return client.get_secret_value(SecretId=arn)["SecretString"]
+    finally:
+        client.close()
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    arn = os.environ.get(SECRET_ARN_VARIABLE)
+    if arn:
+        settings = settings.with_(auth_secret=read_secret(arn, settings))
+    return settings.ready()
 
 
 def backend() -> Backend:
@@ -32,7 +70,7 @@ def backend() -> Backend:
     global _backend
     with _lock:
         if _backend is None:
-            _backend = Backend.from_env()
+            _backend = Backend(_settings())
         return _backend
 
 
@@ -42,6 +80,16 @@ def cold_start() -> None:
     global _backend
     with _lock:
         _backend = None
+
+
+def init(handler: str) -> Backend:
+    """What Lambda's init phase does for ``handler`` (``module.function``): build the
+    backend and, for the chat function, the whole chat path."""
+    built = backend()
+    if handler.rpartition(".")[2] == CHAT_HANDLER:
+        built.session.model  # noqa: B018 - imports langchain-aws, builds the model client
+        built.state  # noqa: B018 - the state table's client
+    return built
 
 
 def ws_authorize(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -67,3 +115,7 @@ def http_history(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 def http_login(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return backend().login(HttpEvent(event))
+
+
+if os.environ.get("_HANDLER", "").startswith(f"{__name__}."):  # Lambda's init phase
+    init(os.environ["_HANDLER"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chatkit.aws.handlers import RELEASE_VARIABLE, SECRET_ARN_VARIABLE
 from chatkit.config import Settings
 from chatkit.deploy.template import load_template, render, template_text
 from chatkit.local._invoker import AUTHORIZER, DEFAULT_ROUTES
@@ -234,7 +235,8 @@ SAMPLES = {
     "CHATKIT_TABLE": "t1",
     "CHATKIT_STATE_TABLE": "t2",
     "CHATKIT_TTL_DAYS": "7",
-    "CHATKIT_AUTH_SECRET": "s3cret",
+    "CHATKIT_READ_TIMEOUT": "61",
+    "CHATKIT_MAX_ATTEMPTS": "2",
     "CHATKIT_AUTH": "cognito",
     "CHATKIT_COGNITO_USER_POOL_ID": "eu-west-1_Ab12",
     "CHATKIT_COGNITO_CLIENT_ID": "client1",
@@ -242,10 +244,15 @@ SAMPLES = {
 COGNITO_POOL = {name: SAMPLES[name] for name in SAMPLES if name.startswith("CHATKIT_COGNITO_")}
 
 
+#: Set by the template for chatkit.aws.handlers, not for Settings.
+NOT_SETTINGS = {SECRET_ARN_VARIABLE, RELEASE_VARIABLE}
+
+
 def test_function_environment_is_what_settings_reads():
-    """Every variable the template sets changes Settings (no typo silently ignored)."""
+    """Every variable the template sets changes Settings (no typo silently ignored), except
+    the two the handler module itself uses."""
     for function in of_type("AWS::Lambda::Function").values():
-        for variable in function["Properties"]["Environment"]["Variables"]:
+        for variable in set(function["Properties"]["Environment"]["Variables"]) - NOT_SETTINGS:
             # cognito sign-in is refused without its pool: compare with the pool set
             context = COGNITO_POOL if variable == "CHATKIT_AUTH" else {}
             base = Settings.from_env({"CHATKIT_MODE": "offline", **context})
@@ -330,3 +337,172 @@ def test_outputs_name_every_endpoint():
 
 def test_template_fits_in_a_create_change_set_call():
     assert len(template_text().encode()) < 51_200  # TemplateBody limit
+
+
+# -- the stack as AWS really behaves (issue 13 A) ----------------------------------------
+
+
+def references(value: Any) -> set[str]:
+    """Every parameter and resource ``value`` refers to (``Ref``, ``GetAtt``, ``Sub``)."""
+    if isinstance(value, list):
+        return set().union(*map(references, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, item in value.items():
+        if key == "Ref":
+            found.add(item)
+        elif key == "Fn::GetAtt":
+            found.add(item[0])
+        elif key == "Fn::Sub":
+            text, variables = (item, {}) if isinstance(item, str) else item
+            found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= references(variables)
+        else:
+            found |= references(item)
+    return found - {"AWS::NoValue"}
+
+
+@pytest.mark.parametrize("auth", MODES)
+def test_every_version_is_replaced_only_together_with_a_change_of_its_function(auth):
+    """Lambda publishes no version of an unchanged function: a replaced
+    ``AWS::Lambda::Version`` of a function whose code and configuration did not change
+    fails ("A version for this Lambda function exists") and the update rolls back. So
+    whatever a version's properties refer to (e.g. ReleaseId in its Description), its
+    function's properties refer to as well: when the one changes, so does the other."""
+    resources = RENDERED[auth]["Resources"]
+    versions = of_type("AWS::Lambda::Version", resources)
+    assert len(versions) == len(of_type("AWS::Lambda::Function", resources))
+    for name, version in versions.items():
+        props = dict(version["Properties"])
+        function = resources[props.pop("FunctionName")["Ref"]]
+        changing = references(props)
+        assert changing, f"{name}: nothing replaces it, so nothing publishes a new version"
+        missing = changing - references(function["Properties"])
+        assert not missing, f"{name} changes with {missing}, its function does not"
+
+
+def test_no_secret_sits_in_a_lambda_environment_variable():
+    """The functions that sign or verify demo tokens or history cursors get the secret's
+    ARN (and may read that one secret); none gets its value."""
+    needs = {
+        "demo": {"ConnectFunction", "HistoryFunction", "LoginFunction"},
+        "cognito": {"HistoryFunction"},  # cursors; tokens are Cognito's
+    }
+    for auth in MODES:
+        resources = RENDERED[auth]["Resources"]
+        functions = of_type("AWS::Lambda::Function", resources)
+        assert "resolve:secretsmanager" not in json.dumps(functions)
+        given = {
+            name
+            for name, f in functions.items()
+            if f["Properties"]["Environment"]["Variables"].get(SECRET_ARN_VARIABLE)
+            == {"Ref": "AuthSecret"}
+        }
+        assert given == needs[auth], auth
+        for name, function in functions.items():
+            role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+            granted = [
+                s
+                for p in role["Properties"]["Policies"]
+                for s in p["PolicyDocument"]["Statement"]
+                if "secretsmanager" in json.dumps(s["Action"])
+            ]
+            expected = [("secretsmanager:GetSecretValue", {"Ref": "AuthSecret"})]
+            assert [(s["Action"], s["Resource"]) for s in granted] == (
+                expected if name in given else []
+            ), (auth, name)
+
+
+def test_a_stalled_model_call_ends_with_an_error_frame_before_lambda_kills_the_chat():
+    """The model client's whole budget — every attempt waiting its connect and read
+    timeouts, plus botocore's longest backoffs — and then storing the turn and posting the
+    error frame end inside the chat function's Timeout (else Lambda kills it silently: no
+    ``error``/``end`` frame, the generation lease held). Values from the template (the
+    function's environment) and the real clients' configuration."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    from chatkit.aws_clients import bedrock_runtime_client, management_client
+    from chatkit.session import SAVE_RETRY_SECONDS
+
+    props = R["DefaultFunction"]["Properties"]
+    variables = props["Environment"]["Variables"]
+    env = {k: str(v) for k, v in variables.items() if not isinstance(v, dict)}
+    loopback = "http://127.0.0.1:9"  # clients are only built, never called
+    settings = Settings.from_env(
+        env | {"CHATKIT_MODE": "offline", "CHATKIT_BEDROCK_ENDPOINT": loopback}
+    ).with_(dynamodb_endpoint=loopback)
+
+    def worst_case(config: Any) -> float:
+        attempts = config.retries["total_max_attempts"]
+        waits = attempts * (config.connect_timeout + config.read_timeout)
+        backoff = sum(
+            min(ExponentialBackoff._BASE ** (n - 1), ExponentialBackoff._MAX_BACKOFF)
+            + getattr(ExponentialBackoff, "_RETRY_AFTER_MAX_ADDITIONAL", 0)
+            for n in range(1, attempts)
+        )
+        return waits + backoff
+
+    model = bedrock_runtime_client(settings).meta.config
+    assert model.read_timeout == settings.read_timeout  # the template's, else the default
+    finish = SAVE_RETRY_SECONDS + worst_case(management_client(settings, loopback).meta.config)
+    margin = 15
+    assert worst_case(model) + finish + margin <= props["Timeout"], (
+        worst_case(model),
+        finish,
+        props["Timeout"],
+    )
+    # a lease outlives the function that holds it (a crash frees it, a long answer keeps it)
+    assert settings.generation_lease_seconds >= props["Timeout"]
+
+
+def test_websocket_lambda_integrations_use_post():
+    for name, integration in of_type("AWS::ApiGatewayV2::Integration").items():
+        props = integration["Properties"]
+        if props["ApiId"] == {"Ref": "WebSocketApi"} and props["IntegrationType"] == "AWS_PROXY":
+            assert props.get("IntegrationMethod") == "POST", name
+
+
+def test_the_chat_function_has_a_reserved_concurrency_limit_by_default():
+    """A cost guard: at most ChatConcurrency answers stream at once (0 = unreserved)."""
+    parameter = T["Parameters"]["ChatConcurrency"]
+    assert parameter["Type"] == "Number" and 0 < parameter["Default"] <= 100
+    assert parameter["MinValue"] == 0
+    limited = RENDERED["demo"]["Resources"]["DefaultFunction"]["Properties"]
+    assert limited["ReservedConcurrentExecutions"] == {"Ref": "ChatConcurrency"}
+    unreserved = render(T, {"ChatConcurrency": "0"})["Resources"]["DefaultFunction"]
+    assert "ReservedConcurrentExecutions" not in unreserved["Properties"]
+    for name, function in of_type("AWS::Lambda::Function").items():
+        if name != "DefaultFunction":
+            assert "ReservedConcurrentExecutions" not in function["Properties"], name
+
+
+def test_web_client_is_served_with_a_content_security_policy():
+    config = R["WebDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert config["ResponseHeadersPolicyId"] == {"Ref": "WebHeadersPolicy"}
+    policy = R["WebHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    headers = policy["SecurityHeadersConfig"]
+    csp = headers["ContentSecurityPolicy"]
+    assert csp["Override"] is True
+    directives = {
+        part.split()[0]: part.split()[1:]
+        for part in csp["ContentSecurityPolicy"]["Fn::Sub"].split(";")
+    }
+    assert directives["default-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    connect = directives["connect-src"]
+    assert connect[0] == "'self'"
+    # the endpoints the page calls: the WebSocket API and the HTTP API of this stack, and
+    # Cognito's API in cognito mode (config.js names them; see web_client_config)
+    assert "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}" in connect
+    assert "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}" in connect
+    assert "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}" in connect
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+
+
+def test_cfn_lint_is_clean():
+    from chatkit.deploy.template import lint_template
+
+    assert lint_template() == []
