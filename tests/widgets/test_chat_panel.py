@@ -54,7 +54,7 @@ async def test_a_finished_answer_is_markdown_and_has_a_footer(session):
     await panel.send("!rate 0 서울 여행 추천해줘")
     answer = panel.transcript.children[-1]
     assert answer.status == "completed" and answer.actions
-    assert answer.html.startswith("<p>") and "서울" in parse_html(answer.html).text
+    assert answer.html.startswith('<p dir="auto">') and "서울" in parse_html(answer.html).text
     assert "첫 토큰" in answer.footer and "토큰" in answer.footer and "전체" in answer.footer
     assert not panel.busy and panel.stop_button.disabled and not panel.composer.disabled
 

@@ -39,6 +39,7 @@ function render({ model, el }) {
   body.className = "chatkit-body";
   const stream = document.createElement("div");
   stream.className = "chatkit-stream";
+  stream.dir = "auto";  // like render.py's dir="auto": bidi controls stay inside (bubble.css)
   const footer = document.createElement("div");
   footer.className = "chatkit-footer";
   const meta = document.createElement("span");

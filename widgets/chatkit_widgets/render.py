@@ -8,12 +8,16 @@ Two layers, so one mistake is not enough to inject markup:
 2. The result goes through nh3 (Rust ``ammonia``) with a short allow-list: no ``img``, no
    ``style`` except table alignment, links only ``http``/``https``/``mailto``.
 
+Every element gets ``dir="auto"``: each block and each inline piece (``**굵게**``, a link,
+``code``) is a bidi isolate with its own direction, so a bidi control in it (U+202E RIGHT-TO-
+LEFT OVERRIDE …) cannot reorder the text around it.
+
 Example::
 
     >>> render_markdown("**굵게** <img src=x onerror=alert(1)>")
-    '<p><strong>굵게</strong> &lt;img src=x onerror=alert(1)&gt;</p>'
+    '<p dir="auto"><strong dir="auto">굵게</strong> &lt;img src=x onerror=alert(1)&gt;</p>'
     >>> render_plain("<b>hi</b>\\n둘째 줄")
-    '<div class="chatkit-plain">&lt;b&gt;hi&lt;/b&gt;\\n둘째 줄</div>'
+    '<div class="chatkit-plain" dir="auto">&lt;b&gt;hi&lt;/b&gt;\\n둘째 줄</div>'
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def sanitize(fragment: str) -> str:
     """Clean an HTML fragment with nh3 and chatkit's allow-list (links open in a new tab).
 
     >>> sanitize('<a href="javascript:alert(1)" onclick="x()">link</a><script>x()</script>')
-    '<a target="_blank" rel="noopener noreferrer nofollow">link</a>'
+    '<a target="_blank" dir="auto" rel="noopener noreferrer nofollow">link</a>'
     """
     return nh3.clean(
         fragment,
@@ -58,7 +62,10 @@ def sanitize(fragment: str) -> str:
         filter_style_properties={"text-align"},
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
+        set_tag_attribute_values={
+            tag: {"dir": "auto", **({"target": "_blank"} if tag == "a" else {})}
+            for tag in ALLOWED_TAGS
+        },
     )
 
 
