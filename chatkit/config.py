@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from .attendee import resource_names, sanitize
+
 __all__ = ["DEFAULT_MODEL_ID", "Settings"]
 
 #: A current Claude model as a *global* cross-region inference profile id: callable from
@@ -50,6 +52,32 @@ def _aws_credentials_configured(env: Mapping[str, str]) -> bool:
         return True
     home = Path(env.get("HOME", "~")).expanduser()
     return (home / ".aws" / "credentials").exists() or (home / ".aws" / "config").exists()
+
+
+def _profile_region(env: Mapping[str, str]) -> str | None:
+    """The ``region`` of the active profile in the AWS config file (what boto3 would use),
+    read without botocore so that Settings stays cheap."""
+    import configparser
+
+    home = Path(env.get("HOME", "~")).expanduser()
+    path = Path(env.get("AWS_CONFIG_FILE") or home / ".aws" / "config").expanduser()
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error):
+        return None
+    section = profile if profile == "default" else f"profile {profile}"
+    return parser.get(section, "region", fallback=None) or None
+
+
+def _region(env: Mapping[str, str], mode: str) -> str:
+    """``CHATKIT_REGION``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``; in aws mode then the
+    profile's region (chatkit never overrides it); else Seoul."""
+    for name in ("CHATKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(name):
+            return env[name]
+    return (_profile_region(env) if mode == "aws" else None) or Settings.region
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -89,6 +117,9 @@ class Settings:
     model_id: str = DEFAULT_MODEL_ID
     table_name: str = "chatkit-history"
     state_table_name: str = "chatkit-state"
+    #: The attendee (``CHATKIT_ATTENDEE``, sanitized): with one, the tables and the stack
+    #: default to ``chatkit-<attendee>-…`` so a class can share one account.
+    attendee: str | None = None
     bedrock_endpoint: str | None = None
     dynamodb_endpoint: str | None = None
     #: The API Gateway management (``@connections``) endpoint; by default derived from
@@ -128,24 +159,23 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``CHATKIT_*`` (and the standard ``AWS_REGION``) variables."""
+        """Read ``CHATKIT_*`` (and the standard ``AWS_REGION``, ``AWS_PROFILE``) variables."""
         env = os.environ if env is None else env
         mode = env.get("CHATKIT_MODE") or ("aws" if _aws_credentials_configured(env) else "offline")
         if mode not in ("offline", "aws"):
             raise ValueError(f"CHATKIT_MODE must be 'offline' or 'aws', got {mode!r}")
-        region = (
-            env.get("CHATKIT_REGION")
-            or env.get("AWS_REGION")
-            or env.get("AWS_DEFAULT_REGION")
-            or cls.region
-        )
+        region = _region(env, mode)
+        attendee = sanitize(env["CHATKIT_ATTENDEE"]) if env.get("CHATKIT_ATTENDEE") else None
+        names = resource_names(attendee) if attendee else {}
         return cls(
             mode=mode,
             region=region,
             bedrock_region=env.get("CHATKIT_BEDROCK_REGION") or region,
             model_id=env.get("CHATKIT_MODEL_ID") or DEFAULT_MODEL_ID,
-            table_name=env.get("CHATKIT_TABLE") or cls.table_name,
-            state_table_name=env.get("CHATKIT_STATE_TABLE") or cls.state_table_name,
+            table_name=env.get("CHATKIT_TABLE") or names.get("table", cls.table_name),
+            state_table_name=env.get("CHATKIT_STATE_TABLE")
+            or names.get("state_table", cls.state_table_name),
+            attendee=attendee,
             bedrock_endpoint=env.get("CHATKIT_BEDROCK_ENDPOINT") or None,
             dynamodb_endpoint=env.get("CHATKIT_DYNAMODB_ENDPOINT") or None,
             connections_endpoint=env.get("CHATKIT_CONNECTIONS_ENDPOINT") or None,
@@ -184,6 +214,11 @@ class Settings:
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed: ``settings.with_(model_id="...")``."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def stack_name(self) -> str:
+        """The attendee's stack (``chatkit-<attendee>``), else ``chatkit``."""
+        return resource_names(self.attendee)["stack"] if self.attendee else "chatkit"
 
     @property
     def cognito_issuer(self) -> str:

@@ -47,8 +47,23 @@ _PROFILE_HINT = (
     "(Call this model through an inference profile id such as global.…/apac.…/us.….)"
 )
 _ACCESS_HINT = (
-    "Bedrock 콘솔에서 이 리전의 모델 액세스를 활성화하고 IAM 권한을 확인하세요. "
-    "(Enable model access for this region in the Bedrock console and check IAM permissions.)"
+    "Bedrock 콘솔의 '모델 액세스' 페이지는 없어졌고, 모델은 첫 호출 때 활성화됩니다. 호출하는 "
+    "역할(노트북의 실행 역할, 배포된 Lambda 역할)에 bedrock:InvokeModel* 권한과 첫 사용을 위한 "
+    "aws-marketplace:Subscribe·Unsubscribe·ViewSubscriptions 권한이 있는지 확인하세요 "
+    "(infra/attendee-policy.json). "
+    "(The Model access page is retired: a model is enabled on its first call. The caller needs "
+    "bedrock:InvokeModel* and, for that first call, aws-marketplace:Subscribe/Unsubscribe/"
+    "ViewSubscriptions — see infra/attendee-policy.json.)"
+)
+_USE_CASE_HINT = (
+    "Anthropic 모델은 계정마다 한 번 사용 사례 양식(use case form)을 내야 합니다: Bedrock 콘솔의 "
+    "모델 카탈로그에서 Anthropic 모델을 열어 제출한 뒤 다시 시도하세요. "
+    "(Anthropic models need the one-time use-case form per account: open an Anthropic model "
+    "in the Bedrock console's model catalog, submit the form, then retry.)"
+)
+_EXPIRED_HINT = (
+    "AWS 자격 증명이 만료되었거나 잘못되었습니다: 새 자격 증명을 받으세요. "
+    "(The AWS credentials are expired or invalid: get fresh ones.)"
 )
 _MODEL_ID_HINT = "모델 ID를 확인하세요: CHATKIT_MODEL_ID. (Check the model id: CHATKIT_MODEL_ID.)"
 _CREDENTIALS_HINT = (
@@ -65,12 +80,8 @@ _THROTTLING = {
     "ServiceUnavailableException",
 }
 _TIMEOUTS = {"ModelTimeoutException", "modelTimeoutException"}
-_ACCESS = {
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "ExpiredTokenException",
-    "ResourceNotFoundException",
-}
+_ACCESS = {"AccessDeniedException", "AccessDenied"}
+_EXPIRED = {"UnrecognizedClientException", "ExpiredTokenException", "ExpiredToken"}
 
 
 def _aws_code(exc: BaseException) -> tuple[str, str]:
@@ -97,8 +108,14 @@ def classify_error(exc: BaseException) -> ChatError:
         exc, (bex.ReadTimeoutError, bex.ConnectTimeoutError, TimeoutError)
     ):
         return ChatError(ErrorCode.TIMEOUT)
+    if "use case" in lowered:  # "Model use case details have not been submitted…"
+        return ChatError(ErrorCode.MODEL_ACCESS, _USE_CASE_HINT)
     if code in _ACCESS:
         return ChatError(ErrorCode.MODEL_ACCESS, _ACCESS_HINT)
+    if code in _EXPIRED:
+        return ChatError(ErrorCode.MODEL_ACCESS, _EXPIRED_HINT)
+    if code == "ResourceNotFoundException":
+        return ChatError(ErrorCode.MODEL_ACCESS, _MODEL_ID_HINT)
     if code == "ValidationException":
         if "on-demand throughput" in lowered or "inference profile" in lowered:
             return ChatError(ErrorCode.MODEL_ACCESS, _PROFILE_HINT)

@@ -112,7 +112,10 @@ def create_table(client: Any, schema: TableSchema, table_name: str) -> bool:
         client.create_table(**schema.create_table_kwargs(table_name))
     except client.exceptions.ResourceInUseException:
         return False
-    client.get_waiter("table_exists").wait(TableName=table_name)
+    # AWS makes a table ACTIVE in seconds; the waiter's default first retry is after 20 s
+    client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 2, "MaxAttempts": 90}
+    )
     client.update_time_to_live(
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.ttl_attribute},
