@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(PYVER)
 PORT   ?= 8888
 
-.PHONY: setup lab test lint format strip browsers clean
+.PHONY: setup lab test test-fast lint format strip browsers clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
@@ -43,6 +43,12 @@ lint: setup  ## ruff lint + format check
 test: setup browsers lint  ## everything CI runs: unit, integration, browser tests and notebooks
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n 2 --dist loadfile \
 	  --durations=20
+
+FAST := not browser and not notebook and not infra and not workshop and not setup \
+  and not rehearsal and not sdk and not slow
+
+test-fast: setup  ## the quick loop (about a minute): no apt, no browsers, no notebooks, no deploys
+	$(BIN)/python -m pytest tests -m "$(FAST)" -p no:cacheprovider -n 2 -q
 
 format: setup
 	$(BIN)/ruff format .

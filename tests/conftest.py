@@ -108,7 +108,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: Test folders whose tests get a marker of the same name (``make test-fast`` leaves them out).
+FOLDER_MARKERS = ("browser", "infra", "workshop", "setup", "rehearsal", "sdk")
+
+
+def _mark_by_folder(items: list[pytest.Item]) -> None:
+    """``tests/<folder>/…`` → ``pytest.mark.<folder>``; notebooks under nbval → ``notebook``."""
+    for item in items:
+        parts = item.path.parts
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+        elif "tests" in parts and parts[parts.index("tests") + 1] in FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, parts[parts.index("tests") + 1]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _mark_by_folder(items)
     if config.getoption("--run-aws"):
         return
     skip = pytest.mark.skip(reason="needs a real AWS account: pytest -m aws --run-aws")

@@ -54,6 +54,7 @@ async def _ping_for(ws, every: float, seconds: float) -> int:
     return pongs
 
 
+@pytest.mark.slow
 async def test_the_keep_alive_outlives_the_idle_timeout_and_silence_does_not(serve):
     served = await serve(idle_timeout=IDLE)
     token = await served.login("idle")

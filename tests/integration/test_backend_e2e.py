@@ -122,6 +122,7 @@ async def test_a_long_delta_is_split_into_frames_of_at_most_32_kb(serve, monkeyp
     assert item["answer"] == streamed.text
 
 
+@pytest.mark.slow
 async def test_a_reply_longer_than_the_integration_timeout_still_completes(serve):
     served = await serve(integration_timeout=1.5)
     token = await served.login("slow")
@@ -244,6 +245,7 @@ async def test_relay_benchmark_tiny_run_sends_far_fewer_bytes_than_the_seed():
     assert seed.bytes > 20 * ours.bytes and seed.frames > ours.frames
 
 
+@pytest.mark.slow
 async def test_concurrency_benchmark_tiny_run_has_no_errors(serve, stack):
     from benchmarks import concurrency as bench
 

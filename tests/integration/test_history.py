@@ -64,6 +64,7 @@ def test_request_ids_are_per_user(store):
     assert claim.fresh, "another user's request id must not block or leak"
 
 
+@pytest.mark.slow
 def test_thousand_turns_page_back_in_order_without_gaps(store):
     for i in range(1000):
         _answered(store, "heavy", f"r{i:04d}", f"질문 {i}", f"답 {i}")

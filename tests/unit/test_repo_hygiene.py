@@ -32,6 +32,7 @@ def test_notebook_has_parameters_and_check_cells(path):
     assert any(c["cell_type"] == "code" and "assert" in "".join(c["source"]) for c in cells)
 
 
+@pytest.mark.slow
 def test_cloudformation_template_passes_cfn_lint():
     cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent))
     assert cfn_lint, "cfn-lint is a dev dependency"
