@@ -1,7 +1,7 @@
 /* chatkit web client: plain JavaScript, no build step, no framework, no CDN.
  *
  * How it is put together (top to bottom in this file):
- *   config     where the gateway is: window.CHATKIT_CONFIG (from config.js) or the same origin
+ *   config     where the gateway is: window.CHATKIT_CONFIG (from config.js), relative to the page
  *   views      DOM builders for messages; message text only ever goes through textContent
  *   auth       demo sign-in (POST /login) or Amazon Cognito (cognito.js: SRP, refresh before
  *              expiry, revoke on sign-out); the session lives in sessionStorage
@@ -59,12 +59,21 @@
 
   // ---- config -----------------------------------------------------------------------
 
+  // Endpoints resolve against the page's own address, so the client works under any path
+  // prefix (https://…/jupyterlab/default/proxy/8765/ through jupyter-server-proxy): the local
+  // gateway's config.js says "ws" and "."; a deployed one gives absolute URLs, kept as they are.
   const config = (function () {
     const given = window.CHATKIT_CONFIG || {};
-    const wsScheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const httpBase = new URL(String(given.httpUrl || "."), location.href);
+    if (!httpBase.pathname.endsWith("/")) httpBase.pathname += "/";
+    httpBase.search = httpBase.hash = "";
+    const wsUrl = new URL(String(given.wsUrl || "ws"), location.href);
+    if (wsUrl.protocol === "http:") wsUrl.protocol = "ws:";
+    if (wsUrl.protocol === "https:") wsUrl.protocol = "wss:";
+    wsUrl.hash = "";
     return {
-      httpUrl: String(given.httpUrl || location.origin).replace(/\/+$/, ""),
-      wsUrl: String(given.wsUrl || wsScheme + "//" + location.host + "/ws"),
+      endpoint: (path) => new URL(path, httpBase), // endpoint("login") → …/login
+      wsUrl: wsUrl,
       mode: given.mode || "",
       auth: given.auth === "cognito" ? "cognito" : "demo",
       cognito: given.cognito || null,
@@ -170,10 +179,13 @@
 
   // ---- views ------------------------------------------------------------------------
 
-  // One message: <div class="msg ROLE"><div class="bubble">TEXT</div>[status][footer]</div>
+  // One message: <div class="msg ROLE"><div class="bubble" dir="auto">TEXT</div>[status][footer]
+  // dir="auto" + unicode-bidi: plaintext (chat.css): each line takes its direction from its own
+  // text, and bidi controls in it (U+202E …) cannot reorder anything outside the bubble.
   function messageView(role, text) {
     const root = el("div", "msg " + role);
     const bubble = el("div", "bubble");
+    bubble.dir = "auto";
     const textNode = document.createTextNode(text || "");
     bubble.appendChild(textNode);
     root.appendChild(bubble);
@@ -311,7 +323,7 @@
   }
 
   async function demoLogin(userId) {
-    const response = await fetch(config.httpUrl + "/login", {
+    const response = await fetch(config.endpoint("login"), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ user_id: userId }),
@@ -445,8 +457,9 @@
   // ---- history ----------------------------------------------------------------------
 
   async function fetchHistory(cursor, limit) {
-    let url = config.httpUrl + "/history?limit=" + (limit || HISTORY_PAGE);
-    if (cursor) url += "&cursor=" + encodeURIComponent(cursor);
+    const url = config.endpoint("history");
+    url.searchParams.set("limit", String(limit || HISTORY_PAGE));
+    if (cursor) url.searchParams.set("cursor", cursor);
     return fetch(url, { headers: { Authorization: "Bearer " + state.session.token } });
   }
 
@@ -630,9 +643,9 @@
   function connect() {
     clearTimeout(state.reconnectTimer);
     if (!state.session || state.ws) return;
-    const separator = config.wsUrl.indexOf("?") >= 0 ? "&" : "?";
-    const ws = new WebSocket(
-      config.wsUrl + separator + "token=" + encodeURIComponent(state.session.token));
+    const url = new URL(config.wsUrl);
+    url.searchParams.set("token", state.session.token);
+    const ws = new WebSocket(url);
     let opened = false;
     state.ws = ws;
     ws.onopen = () => {

@@ -598,18 +598,12 @@ async def test_without_a_web_root_the_index_is_404(start_gateway, web_root):
 async def test_config_js_points_the_web_client_at_this_gateway(start_gateway):
     gateway = start_gateway({}, static_config={"title": "데모"})
     status, body = await raw_get(gateway.port, "/config.js")
-    host = f"127.0.0.1:{gateway.port}"
     assert status == 200
+    # Relative to the page, so the client also works under a proxy's path prefix.
     assert body.decode() == (
-        f'window.CHATKIT_CONFIG = {{"wsUrl": "ws://{host}/ws", "httpUrl": "http://{host}", '
-        f'"mode": "offline", "title": "데모"}};\n'
+        'window.CHATKIT_CONFIG = {"wsUrl": "ws", "httpUrl": ".", "mode": "offline", '
+        '"title": "데모"};\n'
     )
-    # The page's own Host is used (e.g. a LAN name); a malformed one is not echoed.
-    assert (
-        b'"ws://localhost:1234/ws"'
-        in (await raw_get(gateway.port, "/config.js", "localhost:1234"))[1]
-    )
-    assert f'"ws://{host}/ws"'.encode() in (await raw_get(gateway.port, "/config.js", 'a"b'))[1]
 
 
 # -- recorded events (fixtures for the handlers' unit tests) -----------------------------
@@ -691,7 +685,7 @@ def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(started[1] + "/config.js", timeout=10) as response:
             config = response.read().decode()
-        assert f'"wsUrl": "ws://127.0.0.1:{started[2]}/ws"' in config
+        assert '"wsUrl": "ws"' in config
         assert '"mode": "offline"' in config
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
