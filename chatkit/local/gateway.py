@@ -122,7 +122,6 @@ DEFAULT_WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 _SHUTDOWN_GRACE = 5.0
 _HTTP_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
 _STAGE = re.compile(r"[A-Za-z0-9_-]+")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
 _REASONS = {
     1000: "Connection Closed Normally",
     1001: "Going away",
@@ -538,10 +537,11 @@ class Gateway:
     # -- web client ------------------------------------------------------------------
 
     async def _config_js(self, request: web.Request) -> web.Response:
-        host = request.host if _HOST.fullmatch(request.host) else self.url.split("//", 1)[1]
+        # Endpoints relative to the page: the client resolves them against its own address,
+        # so it also works under a path prefix (jupyter-server-proxy's ``/proxy/8765/``).
         config = {
-            "wsUrl": f"ws://{host}/ws",
-            "httpUrl": f"http://{host}",
+            "wsUrl": "ws",
+            "httpUrl": ".",
             "mode": "offline",
             **self._static_config,
         }
