@@ -26,6 +26,9 @@ from typing import Any
 from aiohttp import web
 
 AppFactory = Callable[[], "web.Application | Awaitable[web.Application]"]
+#: Given aiohttp's protocol factory, the factory the listener uses instead (e.g. one that
+#: serves HTTP/2 too and hands everything else to aiohttp's).
+ProtocolWrapper = Callable[[Callable[[], asyncio.BaseProtocol]], Callable[[], asyncio.BaseProtocol]]
 
 
 class BackgroundServer:
@@ -33,7 +36,9 @@ class BackgroundServer:
 
     The factory is called inside the server thread (so the app, its signals and any
     loop-bound state belong to that loop). ``port=0`` picks a free port; the bound port
-    is available as ``.port`` once ``start()`` has returned.
+    is available as ``.port`` once ``start()`` has returned. ``protocol`` (optional) wraps
+    aiohttp's protocol factory for the listening socket; a wrapper with a ``close()``
+    method is closed after the listener and before aiohttp's own connections.
 
     Example::
 
@@ -54,6 +59,7 @@ class BackgroundServer:
         shutdown_timeout: float = 2.0,
         start_timeout: float = 30.0,
         runner_kwargs: dict[str, Any] | None = None,
+        protocol: ProtocolWrapper | None = None,
     ) -> None:
         self._factory = app_factory
         self.host = host
@@ -62,6 +68,9 @@ class BackgroundServer:
         self._shutdown_timeout = shutdown_timeout
         self._start_timeout = start_timeout
         self._runner_kwargs = dict(runner_kwargs or {})
+        self._protocol = protocol
+        self._listener: asyncio.Server | None = None
+        self._wrapped: Any = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,6 +189,9 @@ class BackgroundServer:
         runner = web.AppRunner(app, **kwargs)
         await runner.setup()
         self._runner = runner
+        if self._protocol is not None:
+            await self._listen(runner)
+            return
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:
             await site.start()
@@ -188,7 +200,26 @@ class BackgroundServer:
             raise
         self._port = int(runner.addresses[0][1])
 
+    async def _listen(self, runner: web.AppRunner) -> None:
+        """Listen with the wrapped protocol factory instead of an aiohttp site."""
+        assert self._protocol is not None and runner.server is not None
+        self._wrapped = self._protocol(runner.server)
+        try:
+            listener = await asyncio.get_running_loop().create_server(
+                self._wrapped, self.host, self._requested_port
+            )
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._listener = listener
+        self._port = int(listener.sockets[0].getsockname()[1])
+
     async def _cleanup(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        close = getattr(self._wrapped, "close", None)
+        if close is not None:
+            close()
         if self._runner is not None:
             await self._runner.cleanup()
 

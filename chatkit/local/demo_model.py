@@ -3,7 +3,15 @@
 It answers in Korean from a tiny knowledge table, always starts with a ``[데모 모델]`` label,
 and *uses the conversation history it receives* (places and names mentioned in earlier user
 turns), so memory can be seen working offline. Test directives at the start of the last user
-message change how the emulator streams (see :func:`parse_directives`).
+message change how the emulator streams (see :func:`parse_directives`):
+
+- ``!rate TPS`` tokens per second (``0`` = no delay); ``!long N`` an answer of about N
+  characters; ``!slow-first S`` S seconds before the first token;
+- ``!throttle``: ``ThrottlingException`` (HTTP 429) before any event;
+- ``!fail-after N``: an in-stream error after N deltas, ``modelStreamErrorException``
+  unless ``!fail-as KIND`` picks another of Bedrock's in-stream errors (see
+  :data:`STREAM_ERRORS`): ``model``, ``internal``, ``throttling``, ``unavailable``,
+  ``validation``; ``!fail-as`` alone fails before the first delta.
 
 Example::
 
@@ -56,11 +64,19 @@ class Directives:
     slow_first: float | None = None
     throttle: bool = False
     fail_after: int | None = None
+    fail_as: str | None = None
 
     @property
     def any(self) -> bool:
         """True when at least one directive was given."""
         return self != Directives()
+
+    @property
+    def stream_error(self) -> tuple[int, str] | None:
+        """``(deltas before the error, exception type)``, or None for a normal stream."""
+        if self.fail_after is None and self.fail_as is None:
+            return None
+        return self.fail_after or 0, STREAM_ERRORS[self.fail_as or "model"]
 
 
 def _parse_count(raw: str) -> int | None:
@@ -76,11 +92,26 @@ def _parse_seconds(raw: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+STREAM_ERRORS: dict[str, str] = {
+    "model": "modelStreamErrorException",
+    "internal": "internalServerException",
+    "throttling": "throttlingException",
+    "unavailable": "serviceUnavailableException",
+    "validation": "validationException",
+}
+"""``!fail-as KIND`` → the ConverseStream union member Bedrock sends mid-stream."""
+
+
+def _parse_kind(raw: str) -> str | None:
+    return raw.lower() if raw.lower() in STREAM_ERRORS else None
+
+
 _VALUE_DIRECTIVES = {
     "long": ("long", _parse_count),
     "rate": ("rate", _parse_seconds),
     "slow-first": ("slow_first", _parse_seconds),
     "fail-after": ("fail_after", _parse_count),
+    "fail-as": ("fail_as", _parse_kind),
 }
 _FLAG_DIRECTIVES = {"throttle": "throttle"}
 _DIRECTIVE_RE = re.compile(r"\s*!([A-Za-z][A-Za-z-]*)(?=\s|$)")
@@ -91,14 +122,16 @@ def parse_directives(text: str) -> tuple[Directives, str]:
     """Read directives at the start of ``text``; return them and the rest of the text.
 
     Directives: ``!long N``, ``!rate TPS``, ``!slow-first S``, ``!throttle``,
-    ``!fail-after N`` (any number, any order, separated by spaces). Parsing stops at the
-    first word that is not a well-formed directive; that word and everything after it is
-    the text. A later repeat of a directive wins. Never raises.
+    ``!fail-after N``, ``!fail-as KIND`` (any number, any order, separated by spaces).
+    Parsing stops at the first word that is not a well-formed directive; that word and
+    everything after it is the text. A later repeat of a directive wins. Never raises.
 
     Example::
 
         >>> parse_directives("!rate 1000 !long 2000 서울 이야기")
-        (Directives(long=2000, rate=1000.0, slow_first=None, throttle=False, fail_after=None), '서울 이야기')
+        (Directives(long=2000, rate=1000.0, slow_first=None, throttle=False, fail_after=None, fail_as=None), '서울 이야기')
+        >>> parse_directives("!fail-after 2 !fail-as throttling 안녕")[0].stream_error
+        (2, 'throttlingException')
         >>> parse_directives("!long abc 안녕")[1]
         '!long abc 안녕'
     """  # noqa: E501

@@ -95,16 +95,20 @@ def encode_event(event_type: str, payload: Mapping[str, Any]) -> bytes:
     return encode_message(headers, _json(payload))
 
 
-def encode_exception(exception_type: str, message: str) -> bytes:
+def encode_exception(
+    exception_type: str, message: str, fields: Mapping[str, Any] | None = None
+) -> bytes:
     """Encode an in-stream exception (botocore raises ``EventStreamError`` for it).
 
     ``exception_type`` is the camelCase member name of the stream union, e.g.
-    ``modelStreamErrorException`` or ``throttlingException``.
+    ``modelStreamErrorException`` or ``throttlingException``; ``fields`` are the
+    exception's other members (``originalStatusCode``, ``originalMessage``).
 
     Example::
 
-        >>> frame = encode_exception("modelStreamErrorException", "데모 오류")
-        >>> b":exception-type" in frame
+        >>> frame = encode_exception("modelStreamErrorException", "데모 오류",
+        ...                          {"originalStatusCode": 500})
+        >>> b":exception-type" in frame and b'"originalStatusCode":500' in frame
         True
     """
     headers = {
@@ -112,4 +116,4 @@ def encode_exception(exception_type: str, message: str) -> bytes:
         ":content-type": "application/json",
         ":message-type": "exception",
     }
-    return encode_message(headers, _json({"message": message}))
+    return encode_message(headers, _json({"message": message, **(fields or {})}))
