@@ -1,0 +1,278 @@
+"""``scripts/studio-setup.sh`` against a Jupyter server env pinned like the SageMaker Studio
+image (tests/setup/studio_image.py, cached): the server's packages stay exactly as they were,
+its tools still work, it lists the ``chatkit`` kernel, that kernel runs notebook 00, and a
+second run changes nothing. The script and the tools run as subprocesses (they reach PyPI; this
+pytest process stays on loopback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from studio_image import NO_DEPS, PINS, build_info, studio_image_python
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "studio-setup.sh"
+ARTIFACTS = ROOT / "artifacts"
+
+pytestmark = [pytest.mark.setup, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def _freeze(python: Path) -> list[str]:
+    out = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    )
+    return sorted(out.stdout.splitlines())
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` (size, mtime) — bytecode caches left out."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+class Setup:
+    """One cached server env, one kernel env, one Jupyter data dir; runs the script."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.server = studio_image_python()
+        self.kernel_env = tmp / "kernel-env"
+        self.data = tmp / "jupyter-data"
+        self.env = {
+            **os.environ,
+            "PATH": f"{self.server.parent}{os.pathsep}{os.environ['PATH']}",  # as in Studio
+            "CHATKIT_SERVER_PYTHON": str(self.server),
+            "CHATKIT_ENV": str(self.kernel_env),
+            "JUPYTER_DATA_DIR": str(self.data),
+            "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"),
+            "IPYTHONDIR": str(tmp / "ipython"),
+        }
+        for name in ("VIRTUAL_ENV", "PYTHONPATH", "CHATKIT_PYTHON"):
+            self.env.pop(name, None)
+
+    def run(self, **overrides: str) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.monotonic()
+        done = subprocess.run(
+            ["bash", str(SCRIPT)],
+            env={**self.env, **overrides},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done, time.monotonic() - started
+
+    def server_run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.server), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            **kwargs,
+        )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Runs the script twice into an empty kernel env; keeps what the tests look at."""
+    cold = time.monotonic()
+    s = Setup(tmp_path_factory.mktemp("studio-setup"))
+    cache_seconds = time.monotonic() - cold
+    before = _freeze(s.server)
+    first, first_s = s.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = _freeze(s.server)
+    trees = _tree(s.kernel_env), _tree(s.data)
+    second, second_s = s.run()
+    assert second.returncode == 0, second.stdout + second.stderr
+    figures = {
+        "cold_build_seconds": build_info()["build_seconds"],
+        "cache_lookup_seconds": round(cache_seconds, 1),
+        "first_run_seconds": round(first_s, 1),
+        "second_run_seconds": round(second_s, 1),
+        "server_python": build_info()["python"],
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "studio-setup-times.json").write_text(json.dumps(figures, indent=1))
+    print("\nstudio-setup.sh in the Studio-like env:", figures)
+    return {
+        "s": s,
+        "before": before,
+        "after_first": after_first,
+        "after_second": _freeze(s.server),
+        "trees": trees,
+        "trees_again": (_tree(s.kernel_env), _tree(s.data)),
+        "first": first,
+        "second": second,
+    }
+
+
+def test_the_server_env_is_pinned_like_the_studio_image(runs):
+    frozen = {line.lower().replace("_", "-") for line in runs["before"]}
+    pinned = [pin.lower() for pin in (*PINS, *NO_DEPS) if "==" in pin]
+    assert [pin for pin in pinned if pin not in frozen] == []
+
+
+def test_the_documented_pip_install_would_have_upgraded_the_image(runs):
+    """The control: resolving chatkit's extras in this env upgrades the image's packages
+    (what broke jupyter-ai) — so the env below really is exposed to that breakage."""
+    s = runs["s"]
+    done = s.server_run(
+        "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-", f"{ROOT}[notebook]"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    would = {
+        item["metadata"]["name"].lower(): item["metadata"]["version"]
+        for item in json.loads(done.stdout)["install"]
+    }
+    assert would["boto3"] != "1.37.3" and would["langchain-core"] != "0.3.81", would
+
+
+def test_the_server_packages_are_exactly_as_before(runs):
+    assert runs["after_first"] == runs["before"]
+    assert runs["after_second"] == runs["before"]
+    assert "서버 환경 그대로 (server environment unchanged)" in runs["first"].stdout
+
+
+def test_the_server_tools_still_work(runs):
+    check = """
+import asyncio
+import aioboto3, jupyter_ai, langchain.agents
+
+async def main():
+    async with aioboto3.Session().client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    ) as s3:
+        return type(s3).__name__
+
+print("jupyter_ai", jupyter_ai.__version__, "s3 client", asyncio.run(main()))
+"""
+    done = runs["s"].server_run("-c", check)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("jupyter_ai 2.31.7 s3 client S3"), done.stdout
+
+
+def test_the_server_lists_the_chatkit_kernel(runs):
+    s = runs["s"]
+    done = s.server_run("-m", "jupyter", "kernelspec", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    spec = json.loads(done.stdout)["kernelspecs"]["chatkit"]
+    assert spec["resource_dir"] == str(s.data / "kernels" / "chatkit")
+    assert spec["spec"]["argv"][0] == str(s.kernel_env / "bin" / "python")
+    major_minor = ".".join(build_info()["python"].split(".")[:2])
+    assert spec["spec"]["display_name"] == f"chatkit (Python {major_minor})"
+
+
+def test_the_chatkit_kernel_runs_notebook_00(runs, tmp_path):
+    s = runs["s"]
+    out = tmp_path / "00_setup.ipynb"
+    done = s.server_run(
+        "-m",
+        "papermill",
+        str(ROOT / "notebooks" / "00_setup.ipynb"),
+        str(out),
+        "-k",
+        "chatkit",
+        "-p",
+        "mode",
+        "offline",
+        "--cwd",
+        str(ROOT / "notebooks"),
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in json.loads(out.read_text(encoding="utf-8"))["cells"]
+        for output in cell.get("outputs", [])
+    )
+    assert f"at {s.kernel_env / 'bin' / 'python'}" in printed, printed[:2000]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_running_jupyterlab_lists_the_kernel_and_the_widget_front_end(runs, tmp_path):
+    """A real JupyterLab from the server env: its kernelspecs API has ``chatkit``, its page
+    config has the anywidget front-end, and jupyter-ai's server extension still loads."""
+    s, port, token = runs["s"], _free_port(), "studio-setup-test"
+    log = tmp_path / "lab.log"
+    args = ["-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
+    args += [f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"]
+    args += [f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0"]
+    args += ["--allow-root"] if os.geteuid() == 0 else []
+    with log.open("w") as sink:
+        lab = subprocess.Popen([str(s.server), *args], env=s.env, stdout=sink, stderr=sink)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/api/status?token={token}", lab, log)
+        with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}") as reply:
+            assert "chatkit" in json.load(reply)["kernelspecs"]
+        with urllib.request.urlopen(f"{base}/lab?token={token}") as reply:
+            page = reply.read().decode()
+        assert '"name": "anywidget"' in page
+        assert '"name": "@jupyter-widgets/jupyterlab-manager"' in page
+    finally:
+        lab.terminate()
+        lab.wait(timeout=60)
+    assert "jupyter_ai | extension was successfully loaded" in log.read_text()
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Until ``url`` answers (the server is up) or the server exits."""
+    while process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"JupyterLab exited:\n{log.read_text()[-3000:]}")
+
+
+def test_a_second_run_changes_nothing(runs):
+    second = runs["second"].stdout
+    for before, after in zip(runs["trees"], runs["trees_again"], strict=True):
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        assert changed == [], (changed[:20], second)
+    assert "이미 설치됨 (already installed)" in second
+    assert "커널 이미 등록됨 (kernel already registered)" in second
+    assert "추가 (widget front-end added)" not in second
+
+
+def test_without_pypi_it_fails_clearly_and_the_server_keeps_its_packages(runs, tmp_path):
+    s = runs["s"]
+    done, _ = s.run(
+        CHATKIT_ENV=str(tmp_path / "offline-env"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        UV_OFFLINE="1",
+        UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
+    )
+    assert done.returncode == 1
+    assert "PyPI에 연결되는지" in done.stderr and "Check that PyPI is reachable" in done.stderr
+    assert not (tmp_path / "data" / "kernels" / "chatkit").exists()
+    assert _freeze(s.server) == runs["before"]
+
+
+def test_a_wrong_server_python_is_named(runs, tmp_path):
+    s = runs["s"]
+    missing, _ = s.run(CHATKIT_SERVER_PYTHON=str(tmp_path / "no-such-python"))
+    assert missing.returncode == 1
+    assert "server Python not found" in missing.stderr
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    no_jupyter, _ = s.run(CHATKIT_SERVER_PYTHON=str(bare / "bin" / "python"))
+    assert no_jupyter.returncode == 1
+    assert "no Jupyter in this Python" in no_jupyter.stderr
