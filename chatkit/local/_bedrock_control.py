@@ -78,7 +78,7 @@ class Catalogue:
             wanted = [model_id] if geography else []
             if base in _NAMES:
                 wanted += [f"{geo}.{base}" for geo in GEOGRAPHIES]
-            self.profiles += [p for p in wanted if p not in self.profiles]
+            self.profiles += [p for p in dict.fromkeys(wanted) if p not in self.profiles]
 
     # -- shapes ------------------------------------------------------------------------
 

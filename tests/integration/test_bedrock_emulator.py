@@ -285,3 +285,419 @@ def test_background_server_is_generic():
     server.stop()
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{server.url}/ping", timeout=2)
+
+
+# -- Bedrock's own validation ------------------------------------------------------------
+
+
+def _rejected(bedrock_client, model_id: str = MODEL_ID, **request) -> dict:
+    with pytest.raises(ClientError) as caught:
+        bedrock_client.converse(modelId=model_id, **request)
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "ValidationException"
+    assert error["Error"]["Code"] == "ValidationException"
+    return error["Error"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        (
+            [{"role": "user", "content": []}],
+            "The content field in the Message object at messages.0 is empty. "
+            "Add a ContentBlock object to the content field and try again.",
+        ),
+        (
+            [user("서울"), {"role": "assistant", "content": [{"text": " \n "}]}, user("또")],
+            "The text field in the ContentBlock object at messages.1.content.0 is blank. "
+            "Add text to the text field, and try again.",
+        ),
+        (
+            [{"role": "assistant", "content": [{"text": "안녕하세요"}]}, user("서울")],
+            "A conversation must start with a user message. "
+            "Try again with a conversation that starts with a user message.",
+        ),
+    ],
+    ids=["empty-content", "blank-text", "assistant-first"],
+)
+def test_conversations_bedrock_rejects_are_rejected(bedrock_client, messages, message):
+    assert _rejected(bedrock_client, messages=messages)["Message"] == message
+    with pytest.raises(ClientError) as caught:  # the stream is refused before it starts
+        bedrock_client.converse_stream(modelId=MODEL_ID, messages=messages)
+    assert caught.value.response["Error"]["Message"] == message
+
+
+def test_inference_config_out_of_range(bedrock_client, bedrock_emulator):
+    before = len(bedrock_emulator.requests)
+    error = _rejected(bedrock_client, messages=[user("안녕")], inferenceConfig={"temperature": 1.5})
+    assert error["Message"] == (
+        "1 validation error detected: Value '1.5' at 'inferenceConfig.temperature' failed "
+        "to satisfy constraint: Member must have value less than or equal to 1"
+    )
+    # botocore refuses values under the minimum itself; other SDKs send them.
+    body = {"messages": [user("안녕")], "inferenceConfig": {"temperature": -0.1, "topP": 2}}
+    status, headers, data = _raw(
+        f"{bedrock_emulator.url}/model/demo.model/converse", "POST", json.dumps(body).encode()
+    )
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert json.loads(data)["message"] == (
+        "2 validation errors detected: Value '-0.1' at 'inferenceConfig.temperature' failed"
+        " to satisfy constraint: Member must have value greater than or equal to 0; "
+        "Value '2.0' at 'inferenceConfig.topP' failed to satisfy constraint: Member must "
+        "have value less than or equal to 1"
+    )
+    assert len(bedrock_emulator.requests) == before  # refused requests are not recorded
+    ok = bedrock_client.converse(
+        modelId=MODEL_ID, messages=[user("안녕")], inferenceConfig={"temperature": 1, "topP": 0}
+    )
+    assert ok["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize("model_id", ["bad model!", "../../etc/passwd", "모델", "x" * 2049])
+def test_model_ids_not_shaped_like_one_are_rejected(bedrock_client, model_id):
+    message = _rejected(bedrock_client, model_id, messages=[user("안녕")])["Message"]
+    assert message.startswith("1 validation error detected: Value '")
+    assert "at 'modelId' failed to satisfy constraint: Member must" in message
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0",
+        "arn:aws:bedrock:ap-northeast-2:123456789012:inference-profile/"
+        "apac.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "demo.model",
+    ],
+)
+def test_model_ids_shaped_like_one_are_served(bedrock_client, model_id):
+    result = bedrock_client.converse(modelId=model_id, messages=[user("안녕")])
+    assert model_id in result["output"]["message"]["content"][0]["text"]
+
+
+def _raw(url: str, method: str = "GET", body: bytes | None = None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.headers, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/"), ("POST", "/model/demo.model/invoke"), ("GET", "/model/demo.model/converse")],
+)
+def test_paths_not_served_get_a_json_aws_error(bedrock_emulator, method, path):
+    body = b"{}" if method == "POST" else None
+    status, headers, data = _raw(bedrock_emulator.url + path, method, body)
+    assert status == 404
+    assert headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert headers["Content-Type"].startswith("application/json")
+    assert path.split("?")[0] in json.loads(data)["message"]
+
+
+# -- in-stream errors -----------------------------------------------------------------------
+
+STREAM_KINDS = {
+    "model": "modelStreamErrorException",
+    "internal": "internalServerException",
+    "throttling": "throttlingException",
+    "unavailable": "serviceUnavailableException",
+    "validation": "validationException",
+}
+
+
+@pytest.mark.parametrize("kind", list(STREAM_KINDS))
+def test_every_in_stream_error_kind_can_be_produced(bedrock_client, kind):
+    response = bedrock_client.converse_stream(
+        modelId=MODEL_ID, messages=[user(f"!fail-after 2 !fail-as {kind} 서울 여행 추천해줘")]
+    )
+    received: list[str] = []
+    with pytest.raises(EventStreamError) as caught:
+        for event in response["stream"]:
+            received.extend(deltas([event]))
+    assert len(received) == 2
+    assert caught.value.response["Error"]["Code"] == STREAM_KINDS[kind]
+    assert "데모용으로 주입한" in caught.value.response["Error"]["Message"]
+
+
+def test_fail_as_alone_fails_before_the_first_delta(bedrock_client):
+    response = bedrock_client.converse_stream(
+        modelId=MODEL_ID, messages=[user("!fail-as unavailable 안녕")]
+    )
+    events: list[dict] = []
+    with pytest.raises(EventStreamError) as caught:
+        events.extend(response["stream"])
+    assert events == [{"messageStart": {"role": "assistant"}}]
+    assert caught.value.response["Error"]["Code"] == "serviceUnavailableException"
+
+
+def test_model_stream_error_carries_the_original_status(bedrock_emulator):
+    """botocore drops these members; the wire (read with botocore's decoder) has them."""
+    from botocore.eventstream import EventStreamBuffer
+
+    body = json.dumps({"messages": [user("!fail-after 1 안녕")]}).encode()
+    status, _, data = _raw(f"{bedrock_emulator.url}/model/demo.model/converse-stream", "POST", body)
+    buffer = EventStreamBuffer()
+    buffer.add_data(data)
+    *_, last = list(buffer)
+    assert status == 200 and last.headers[":exception-type"] == "modelStreamErrorException"
+    payload = json.loads(last.payload)
+    assert payload["originalStatusCode"] == 500 and "demo model" in payload["originalMessage"]
+
+
+# -- the bedrock control plane ----------------------------------------------------------------
+
+
+@pytest.fixture
+def control_client(bedrock_emulator, monkeypatch):
+    """boto3's ``bedrock`` client finding the emulator through AWS_ENDPOINT_URL_BEDROCK."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", bedrock_emulator.url)
+    return boto3.session.Session().client(
+        "bedrock",
+        region_name="ap-northeast-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_inference_profiles_are_listed_and_described(control_client):
+    pages = control_client.get_paginator("list_inference_profiles").paginate(
+        PaginationConfig={"PageSize": 4}
+    )
+    summaries = [p for page in pages for p in page["inferenceProfileSummaries"]]
+    ids = [p["inferenceProfileId"] for p in summaries]
+    assert len(ids) == len(set(ids)) > 4  # more than one page, nothing twice
+    assert MODEL_ID in ids and "apac.anthropic.claude-haiku-4-5-20251001-v1:0" in ids
+
+    profile = control_client.get_inference_profile(inferenceProfileIdentifier=MODEL_ID)
+    assert profile["inferenceProfileId"] == MODEL_ID and profile["status"] == "ACTIVE"
+    assert profile["inferenceProfileArn"].startswith("arn:aws:bedrock:ap-northeast-2:")
+    assert profile["models"][0]["modelArn"].endswith(
+        "foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+    by_arn = control_client.get_inference_profile(
+        inferenceProfileIdentifier=profile["inferenceProfileArn"]
+    )
+    assert by_arn["inferenceProfileId"] == MODEL_ID
+
+    with pytest.raises(ClientError) as caught:
+        control_client.get_inference_profile(inferenceProfileIdentifier="eu.nobody.model-v1:0")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_foundation_models_are_listed_and_described(control_client):
+    listed = control_client.list_foundation_models(byProvider="Anthropic")["modelSummaries"]
+    ids = [m["modelId"] for m in listed]
+    assert "anthropic.claude-haiku-4-5-20251001-v1:0" in ids
+    assert control_client.list_foundation_models(byProvider="Meta")["modelSummaries"] == []
+
+    details = control_client.get_foundation_model(
+        modelIdentifier="anthropic.claude-haiku-4-5-20251001-v1:0"
+    )["modelDetails"]
+    assert details["modelName"] == "Claude Haiku 4.5"
+    assert details["responseStreamingSupported"] is True
+    assert details["modelLifecycle"]["status"] == "ACTIVE"
+    with pytest.raises(ClientError) as caught:
+        control_client.get_foundation_model(modelIdentifier="meta.llama9-v1:0")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_doctor_checks_pass_against_the_emulator_in_aws_mode(bedrock_emulator, monkeypatch):
+    """The preflight in aws mode, endpoints only from the standard AWS variables."""
+    from chatkit.config import Settings
+    from chatkit.doctor import run_checks
+
+    for name, value in {
+        "AWS_ENDPOINT_URL_BEDROCK": bedrock_emulator.url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_emulator.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings().with_(mode="aws", model_id=MODEL_ID)
+    checks = {c.name: c for c in run_checks(settings) if c.name in ("inference profile", "model")}
+    assert checks["inference profile"].ok, checks["inference profile"]
+    assert checks["model"].ok and MODEL_ID in checks["model"].detail
+
+
+# -- HTTP/2 (prior knowledge) and the Host rule ------------------------------------------------
+
+
+class H2Client:
+    """A minimal HTTP/2 client over a real socket (the ``h2`` package, client side)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        from h2.config import H2Configuration
+        from h2.connection import H2Connection
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.conn = H2Connection(H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.conn.initiate_connection()
+        self.sock.sendall(self.conn.data_to_send())
+
+    def request(self, method: str, path: str, body: bytes = b"", authority="127.0.0.1") -> int:
+        stream_id = self.conn.get_next_available_stream_id()
+        headers = [(":method", method), (":path", path), (":scheme", "http")]
+        headers += [(":authority", authority), ("content-type", "application/json")]
+        self.conn.send_headers(stream_id, headers, end_stream=not body)
+        if body:
+            self.conn.send_data(stream_id, body, end_stream=True)
+        self.sock.sendall(self.conn.data_to_send())
+        return stream_id
+
+    def events(self):
+        """Yield h2 events as they arrive (acknowledging data so the window stays open)."""
+        from h2.events import DataReceived
+
+        while True:
+            data = self.sock.recv(65536)
+            if not data:
+                return
+            for event in self.conn.receive_data(data):
+                if isinstance(event, DataReceived):
+                    self.conn.acknowledge_received_data(
+                        event.flow_controlled_length, event.stream_id
+                    )
+                yield event
+            self.sock.sendall(self.conn.data_to_send())
+
+    def response(self, stream_id: int) -> tuple[dict, bytes]:
+        from h2.events import DataReceived, ResponseReceived, StreamEnded
+
+        headers, body = {}, b""
+        for event in self.events():
+            if isinstance(event, ResponseReceived):
+                headers = dict(event.headers)
+            elif isinstance(event, DataReceived):
+                body += event.data
+            elif isinstance(event, StreamEnded) and event.stream_id == stream_id:
+                return headers, body
+        raise AssertionError("connection closed before the response ended")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def h2(bedrock_emulator):
+    client = H2Client(bedrock_emulator.port)
+    yield client
+    client.close()
+
+
+def test_http2_converse_and_errors_share_the_http1_handling(h2, bedrock_emulator):
+    body = json.dumps({"messages": [user("부산 맛집 알려줘")]}).encode()
+    headers, data = h2.response(h2.request("POST", "/model/demo.model/converse", body))
+    assert headers[":status"] == "200"
+    assert "부산" in json.loads(data)["output"]["message"]["content"][0]["text"]
+    assert bedrock_emulator.last_request.protocol == "HTTP/2"
+
+    bad = json.dumps({"messages": [{"role": "assistant", "content": [{"text": "a"}]}]})
+    headers, data = h2.response(h2.request("POST", "/model/demo.model/converse", bad.encode()))
+    assert headers[":status"] == "400" and headers["x-amzn-errortype"] == "ValidationException"
+    assert json.loads(data)["message"].startswith("A conversation must start with a user")
+
+    headers, data = h2.response(h2.request("GET", "/nowhere"))
+    assert headers[":status"] == "404"
+    assert headers["x-amzn-errortype"] == "UnknownOperationException"
+
+    headers, data = h2.response(h2.request("GET", "/inference-profiles?maxResults=2"))
+    assert len(json.loads(data)["inferenceProfileSummaries"]) == 2
+
+
+def test_http2_stream_frames_arrive_as_produced(h2, caplog):
+    """Three deltas of a 30-second answer arrive, the client resets the stream, and the
+    emulator stops after a few tokens: nothing was held back until the end."""
+    from botocore.eventstream import EventStreamBuffer
+    from h2.events import DataReceived
+
+    caplog.set_level(logging.DEBUG, logger="chatkit.local.bedrock_emulator")
+    body = json.dumps({"messages": [user("!rate 50 !long 3000 서울 이야기")]}).encode()
+    stream_id = h2.request("POST", "/model/demo.h2-reset/converse-stream", body)
+    buffer, texts = EventStreamBuffer(), []
+    for event in h2.events():
+        if isinstance(event, DataReceived):
+            buffer.add_data(event.data)
+            texts += [
+                json.loads(m.payload)["delta"]["text"]
+                for m in buffer
+                if m.headers[":event-type"] == "contentBlockDelta"
+            ]
+        if len(texts) >= 3:
+            break
+    h2.conn.reset_stream(stream_id)
+    h2.sock.sendall(h2.conn.data_to_send())
+
+    deadline = time.monotonic() + 10
+    stopped = []
+    while not stopped and time.monotonic() < deadline:
+        stopped = [r for r in caplog.records if "demo.h2-reset" in r.getMessage()]
+        time.sleep(0.02)
+    assert stopped, "the emulator did not notice the reset"
+    _, sent, total = stopped[0].args
+    assert sent < total / 2
+    assert texts == ["[", "데모", " 모델"]  # the first tokens, each its own frame
+
+
+def test_foreign_host_is_refused_on_http1_and_http2(h2, bedrock_emulator):
+    from chatkit.local._hosts import REFUSED_TEXT
+
+    body = json.dumps({"messages": [user("안녕")]}).encode()
+    url = f"{bedrock_emulator.url}/model/demo.model/converse"
+    for host in ("evil.example", f"evil.example:{bedrock_emulator.port}", "127.0.0.1.nip.io"):
+        status, _, data = _raw(url, "POST", body, {"Host": host})
+        assert (status, data.decode()) == (421, REFUSED_TEXT)
+    headers, data = h2.response(
+        h2.request("POST", "/model/demo.model/converse", body, authority="evil.example:80")
+    )
+    assert headers[":status"] == "421" and data.decode() == REFUSED_TEXT
+    for host in ("localhost", f"127.0.0.1:{bedrock_emulator.port}", "[::1]"):
+        assert _raw(url, "POST", body, {"Host": host})[0] == 200
+    headers, _ = h2.response(
+        h2.request("POST", "/model/demo.model/converse", body, authority="localhost:1")
+    )
+    assert headers[":status"] == "200"
+
+
+# -- in-stream errors through ChatSession (chatkit's classification and the stored turn) ------
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("model", "model_error"),
+        ("internal", "model_error"),
+        ("throttling", "throttled"),
+        ("unavailable", "throttled"),
+        pytest.param(
+            "validation",
+            "bad_request",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="classify_error matches 'ValidationException' only; the in-stream "
+                "'validationException' becomes model_error (reported to chatkit/llm.py's owner)",
+            ),
+        ),
+    ],
+)
+async def test_in_stream_errors_through_chat_session(session, kind, code):
+    request_id = f"stream-{kind}"
+    events = [
+        e async for e in session.astream("u", f"!fail-after 2 !fail-as {kind} 부산", request_id)
+    ]
+    shown = "".join(e.text for e in events if e.type == "delta")
+    assert [e.type for e in events].count("delta") == 2
+    assert events[-1].type == "error" and events[-1].code == code
+    assert "Traceback" not in events[-1].message and "데모용" not in events[-1].message
+    stored = session.history.get("u", request_id)
+    assert (stored.status, stored.error_code) == ("error", code)
+    assert stored.answer == shown != ""  # the partial answer is kept

@@ -35,14 +35,16 @@ def test_no_directives_leaves_text_untouched():
 
 
 def test_all_directives_in_any_order():
-    text = "!fail-after 3 !throttle !slow-first 0.5 !rate 12.5 !long 2000 서울 이야기"
+    text = "!fail-after 3 !throttle !slow-first 0.5 !rate 12.5 !long 2000 !fail-as internal "
+    text += "서울 이야기"
     directives, rest = parse_directives(text)
     assert directives == Directives(
-        long=2000, rate=12.5, slow_first=0.5, throttle=True, fail_after=3
+        long=2000, rate=12.5, slow_first=0.5, throttle=True, fail_after=3, fail_as="internal"
     )
     assert rest == "서울 이야기"
     same, rest2 = parse_directives(
-        "!long 2000 !rate 12.5 !throttle !slow-first 0.5 !fail-after 3 서울 이야기"
+        "!fail-as internal !long 2000 !rate 12.5 !throttle !slow-first 0.5 !fail-after 3 "
+        "서울 이야기"
     )
     assert same == directives and rest2 == rest
 
@@ -99,6 +101,30 @@ def test_directives_only_from_last_user_message(model):
     reply = model.reply([user("서울"), assistant("..."), user("!fail-after 2 부산 날씨")])
     assert reply.directives == Directives(fail_after=2)
     assert "!fail-after" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("!fail-after 3 안녕", (3, "modelStreamErrorException")),
+        ("!fail-as internal 안녕", (0, "internalServerException")),
+        ("!fail-as THROTTLING !fail-after 1 안녕", (1, "throttlingException")),
+        ("!fail-after 2 !fail-as unavailable 안녕", (2, "serviceUnavailableException")),
+        ("!fail-as validation 안녕", (0, "validationException")),
+        ("!fail-as model 안녕", (0, "modelStreamErrorException")),
+        ("안녕", None),
+    ],
+)
+def test_fail_as_picks_the_in_stream_error(text, expected):
+    directives, rest = parse_directives(text)
+    assert directives.stream_error == expected
+    assert rest == "안녕"
+
+
+def test_unknown_fail_kind_is_text():
+    directives, rest = parse_directives("!fail-after 1 !fail-as boom 안녕")
+    assert directives == Directives(fail_after=1)
+    assert rest == "!fail-as boom 안녕"
 
 
 # -- answers ----------------------------------------------------------------------------

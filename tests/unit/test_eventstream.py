@@ -52,6 +52,13 @@ def test_exception_message_shape():
     assert message.to_response_dict()["status_code"] == 400
 
 
+def test_exception_members_beside_the_message():
+    fields = {"originalStatusCode": 529, "originalMessage": "과부하 (Overloaded)"}
+    frame = encode_exception("modelStreamErrorException", "스트림 오류", fields)
+    [message] = _decode_all(frame)
+    assert json.loads(message.payload) == {"message": "스트림 오류", **fields}
+
+
 def test_lengths_and_crcs_are_valid():
     frame = encode_event("messageStop", {"stopReason": "end_turn"})
     total, headers_len, prelude_crc = struct.unpack(">III", frame[:12])
