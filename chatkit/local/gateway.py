@@ -632,6 +632,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     from chatkit.config import Settings
 
     from ._signals import wait_until_signalled
+    from .urls import allow_proxy_host, attendee_url, describe
 
     stack = None
     if os.environ.get("CHATKIT_AUTH") == "cognito" and not os.environ.get(
@@ -656,6 +657,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
             def announce() -> None:
                 print(f"chatkit serving on {gateway.url}/", flush=True)
+                where = attendee_url(gateway.port)  # e.g. the Studio/Jupyter proxy URL
+                allow_proxy_host(where)
+                print(describe(where), flush=True)
                 if stack is not None:
                     print(_admin_exports(stack.env), flush=True)
 

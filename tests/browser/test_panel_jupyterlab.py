@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import free_port
+from conftest import start_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,43 +74,9 @@ def jupyterlab(tmp_path_factory):
     """JupyterLab on 127.0.0.1 with a token; stopped with SIGTERM (it stops its kernels)."""
     root, config = tmp_path_factory.mktemp("lab-root"), tmp_path_factory.mktemp("lab-config")
     _write_notebook(root / "panel.ipynb")
-    settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port, log = free_port(), config / "lab.log"
-    with log.open("w") as out:
-        lab = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-                f"--IdentityProvider.token={TOKEN}", "--ServerApp.ip=127.0.0.1",
-                f"--port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-                "--LabApp.news_url=None",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                "--LabApp.expose_app_in_browser=True",
-            ],
-            stdout=out, stderr=subprocess.STDOUT, env=_lab_env(config), start_new_session=True,
-        )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError:
-                if lab.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield Lab(f"{base}/lab/tree/panel.ipynb?token={TOKEN}", log)
-    finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        try:
-            lab.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
-            lab.wait(5)
+    expose = "--LabApp.expose_app_in_browser=True"
+    with start_jupyterlab(root, config, TOKEN, _lab_env(config), expose) as base:
+        yield Lab(f"{base}/lab/tree/panel.ipynb?token={TOKEN}", config / "lab.log")
 
 
 def _kernel_idle(page) -> None:

@@ -71,9 +71,11 @@ class Server:
         )
         log.close()
         ready = threading.Event()
+        self.lines: list[str] = []  # what it printed
 
         def drain(stream: Any) -> None:  # read stdout to the end so the pipe never fills
             for line in stream:
+                self.lines.append(line.rstrip("\n"))
                 if READY.search(line.strip()):
                     ready.set()
 
@@ -94,6 +96,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+    def printed(self, marker: str, timeout: float = 10.0) -> str:
+        """The first line it printed containing ``marker`` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while not (found := [line for line in self.lines if marker in line]):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{marker!r} not printed: {self.lines}")
+            time.sleep(0.05)
+        return found[0]
 
     # HTTP helpers: the same routes the page uses.
     def login(self, user_id: str) -> str:
@@ -194,6 +205,26 @@ def bubble_text(page: Any, request_id: str) -> str:
     return answer(page, request_id).locator(".bubble").text_content()
 
 
+def assert_streams(page: Any, request_id: str) -> None:
+    """Samples the answer's bubble every 100 ms until it ends: it grows, never shrinks."""
+    samples = page.evaluate(
+        """async rid => {
+            const msg = document.querySelector(`.msg.assistant[data-request-id="${rid}"]`);
+            const lengths = [];
+            const t0 = performance.now();
+            while (msg.dataset.status === 'streaming' && performance.now() - t0 < 20000) {
+                lengths.push(msg.querySelector('.bubble').textContent.length);
+                await new Promise(r => setTimeout(r, 100));
+            }
+            return lengths;
+        }""",
+        request_id,
+    )
+    assert samples == sorted(samples), f"text shrank while streaming: {samples}"
+    growing = sorted(set(n for n in samples if n > 0))
+    assert len(growing) >= 3, f"answer did not stream visibly: {samples}"
+
+
 # ---- tests -----------------------------------------------------------------------------
 
 
@@ -233,23 +264,7 @@ def test_login_stream_grows_and_footer(server: Server, open_page: Any, artifacts
     assert page.get_attribute("#transcript", "aria-live") == "polite"
 
     rid = ask(page, "!rate 30 서울 여행 추천해줘")
-    # Sample the growing bubble in the page every 100 ms until the answer ends.
-    samples = page.evaluate(
-        """async rid => {
-            const msg = document.querySelector(`.msg.assistant[data-request-id="${rid}"]`);
-            const lengths = [];
-            const t0 = performance.now();
-            while (msg.dataset.status === 'streaming' && performance.now() - t0 < 20000) {
-                lengths.push(msg.querySelector('.bubble').textContent.length);
-                await new Promise(r => setTimeout(r, 100));
-            }
-            return lengths;
-        }""",
-        rid,
-    )
-    assert samples == sorted(samples), f"text shrank while streaming: {samples}"
-    growing = sorted(set(n for n in samples if n > 0))
-    assert len(growing) >= 3, f"answer did not stream visibly: {samples}"
+    assert_streams(page, rid)
     assert page.locator("#empty-hint").count() == 0
     assert answer(page, rid).get_attribute("data-status") == "completed"
     footer = answer(page, rid).locator(".footer").inner_text()
