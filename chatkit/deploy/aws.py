@@ -31,9 +31,16 @@ def resolve_region(explicit: str | None = None) -> str:
     return boto3.session.Session().region_name or DEFAULT_REGION
 
 
+def _service_endpoint_variable(service: str) -> str:
+    """The standard per-service endpoint variable: ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``."""
+    return "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
+
+
 class Aws:
     """Cached boto3 clients for ``region``; ``endpoint_url`` and ``credentials``
-    (``aws_access_key_id``/``aws_secret_access_key``) point them at a stand-in."""
+    (``aws_access_key_id``/``aws_secret_access_key``) point them at a stand-in, and
+    ``endpoints`` one service at another (``{"bedrock-runtime": url}``). A service's
+    standard ``AWS_ENDPOINT_URL_<SERVICE>`` variable, when set, wins over ``endpoint_url``."""
 
     def __init__(
         self,
@@ -41,11 +48,13 @@ class Aws:
         *,
         endpoint_url: str | None = None,
         credentials: dict[str, str] | None = None,
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         import boto3
 
         self.region = region
         self.endpoint_url = endpoint_url
+        self.endpoints = dict(endpoints or {})
         self._session = boto3.session.Session(region_name=region, **(credentials or {}))
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -57,10 +66,17 @@ class Aws:
             self._clients[key] = self._session.client(
                 service,
                 region_name=key[1],
-                endpoint_url=self.endpoint_url,
+                endpoint_url=self._endpoint(service),
                 config=Config(retries={"mode": "standard"}, user_agent_extra="chatkit-deploy"),
             )
         return self._clients[key]
+
+    def _endpoint(self, service: str) -> str | None:
+        if service in self.endpoints:
+            return self.endpoints[service]
+        if os.environ.get(_service_endpoint_variable(service)):
+            return None  # botocore reads it
+        return self.endpoint_url
 
     @cached_property
     def account_id(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .aws import Aws
+from .errors import DeployError
 
 __all__ = [
     "WEB_ROOT",
@@ -160,7 +161,9 @@ def upload_web_client(
 
 
 def empty_bucket(aws: Aws, bucket: str, prefix: str = "") -> int:
-    """Delete every object version and delete marker under ``prefix``; returns how many."""
+    """Delete every object version and delete marker under ``prefix``; returns how many.
+    Objects S3 refuses to delete (``DeleteObjects`` reports them per key, with HTTP 200)
+    raise :class:`DeployError` naming them."""
     s3, removed = aws.client("s3"), 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         doomed = [
@@ -169,9 +172,27 @@ def empty_bucket(aws: Aws, bucket: str, prefix: str = "") -> int:
         ]
         for start in range(0, len(doomed), 1000):
             batch = doomed[start : start + 1000]
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            refused = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": batch, "Quiet": True}
+            ).get("Errors", [])
+            if refused:
+                raise DeployError(_refused(bucket, refused))
             removed += len(batch)
     return removed
+
+
+def _refused(bucket: str, errors: list[dict[str, Any]]) -> str:
+    listed = "\n  ".join(
+        f"{e.get('Key')} ({e.get('VersionId', '-')}): {e.get('Code')} {e.get('Message', '')}"
+        for e in errors[:5]
+    )
+    more = f"\n  … +{len(errors) - 5}" if len(errors) > 5 else ""
+    return (
+        f"s3://{bucket}에서 {len(errors)}개 객체를 지우지 못했습니다 (S3 refused to delete "
+        f"{len(errors)} objects; the bucket is not empty):\n  {listed}{more}\n"
+        "권한이나 객체 잠금(Object Lock)을 확인한 뒤 다시 실행하세요. "
+        "(Check permissions or Object Lock, then run it again.)"
+    )
 
 
 def delete_artifacts(aws: Aws, prefix: str, log: Callable[[str], None] = print) -> None:

@@ -101,6 +101,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             ttl_days=args.ttl_days,
             snapstart=not args.no_snapstart,
             auth=args.auth,
+            chat_concurrency=args.chat_concurrency,
         )
         aws = _aws(args)
         bundle = build_bundle()
@@ -169,6 +170,12 @@ def register(commands: Any) -> None:
         choices=get_args(AuthMode),
         default="demo",
         help="sign-in: demo (any user id) or cognito (a user pool; see infra/README.md)",
+    )
+    deploy.add_argument(
+        "--chat-concurrency",
+        type=int,
+        default=20,
+        help="answers streaming at once at most, a model-cost guard (default 20; 0 = no limit)",
     )
     deploy.add_argument("--yes", action="store_true", help="do not ask before changing")
     deploy.set_defaults(run=_cmd_deploy)

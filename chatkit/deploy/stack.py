@@ -40,6 +40,8 @@ from .buckets import (
     upload_once,
     upload_web_client,
 )
+from .errors import DeployError
+from .model_check import check_model
 from .package import Bundle
 from .progress import StackWatcher, describe_stack, is_settled
 from .template import load_template, render, resource_summary, template_text
@@ -54,6 +56,7 @@ __all__ = [
     "deploy",
     "destroy",
     "stack_outputs",
+    "template_source",
     "web_bucket",
     "web_client_config",
 ]
@@ -87,15 +90,20 @@ def cost_note(auth: str) -> str:
     return "\n".join((items, _COGNITO_COST, remove_when_done))
 
 
+#: CloudFormation takes at most 51,200 bytes of TemplateBody; from this size on the template
+#: goes to the artifacts bucket and the change set reads it from there (TemplateURL).
+TEMPLATE_BODY_LIMIT = 51_200
+INLINE_TEMPLATE_MAX = TEMPLATE_BODY_LIMIT * 9 // 10
+#: How long a change set may take to be ready before the deploy gives up on it.
+CHANGE_SET_TIMEOUT = 600.0
+#: Lambda keeps this much of the account's concurrency unreserved.
+_UNRESERVED_MINIMUM = 100
+
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 #: A failed first creation leaves these: delete, then create again.
 _RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
 _SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
-
-
-class DeployError(RuntimeError):
-    """A deployment or deletion that did not finish; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,9 @@ class StackConfig:
     snapstart: bool = True
     #: Sign-in: ``demo`` (any user id, POST /login) or ``cognito`` (a Cognito user pool).
     auth: AuthMode = "demo"
+    #: Answers streaming at once at most (the chat function's reserved concurrency, a
+    #: model-cost guard); 0 = unreserved.
+    chat_concurrency: int = 20
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -120,6 +131,11 @@ class StackConfig:
             )
         if not 1 <= self.ttl_days <= 3650:
             raise ValueError("ttl_days는 1–3650입니다. (ttl_days must be 1–3650.)")
+        if not 0 <= self.chat_concurrency <= 1000:
+            raise ValueError(
+                "chat_concurrency는 0–1000입니다 (0: 제한 없음). "
+                "(chat_concurrency must be 0–1000; 0: unreserved.)"
+            )
         if self.auth not in get_args(AuthMode):
             raise ValueError(
                 f"로그인 방식은 demo 또는 cognito입니다: {self.auth!r} "
@@ -136,6 +152,7 @@ class StackConfig:
             "TtlDays": str(self.ttl_days),
             "SnapStart": "Enabled" if self.snapstart else "Disabled",
             "AuthMode": self.auth,
+            "ChatConcurrency": str(self.chat_concurrency),
         }
 
 
@@ -179,6 +196,38 @@ def _websocket_access_logs(aws: Aws, log: Log) -> str:
     return "Disabled"
 
 
+def _chat_concurrency(aws: Aws, config: StackConfig, log: Log) -> str:
+    """The reserved concurrency the account can spare for the chat function: Lambda keeps
+    100 unreserved, so a new account (often 10 in all) gets none, with a note."""
+    wanted = config.chat_concurrency
+    if not wanted:
+        return "0"
+    lam = aws.client("lambda")
+    try:
+        unreserved = lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    except Exception:  # cannot look (permission, a stand-in): ask for it, as configured
+        return str(wanted)
+    held = 0  # what this stack's chat function holds already counts as reserved
+    function = _physical_id(aws, config.name, "DefaultFunction")
+    if function:
+        try:
+            held = lam.get_function_concurrency(FunctionName=function).get(
+                "ReservedConcurrentExecutions", 0
+            )
+        except Exception:
+            held = 0
+    if unreserved + held - wanted >= _UNRESERVED_MINIMUM:
+        return str(wanted)
+    log(
+        f"참고: 계정의 Lambda 동시성이 부족해 채팅 함수의 예약 동시성 {wanted}을 끕니다 "
+        f"(예약되지 않은 동시성 {unreserved}, Lambda는 {_UNRESERVED_MINIMUM}을 남겨야 합니다). "
+        f"(note: the account cannot spare {wanted} reserved executions for the chat function — "
+        f"{unreserved} unreserved, Lambda keeps {_UNRESERVED_MINIMUM}: the cost guard is off; "
+        "ask for a higher Lambda concurrency quota to turn it on.)"
+    )
+    return "0"
+
+
 def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) -> dict[str, str]:
     params = {
         **config.template_parameters(),
@@ -186,6 +235,7 @@ def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) 
         "CodeBucket": code[0],
         "CodeKey": code[1],
         "WebSocketAccessLogs": _websocket_access_logs(aws, log),
+        "ChatConcurrency": _chat_concurrency(aws, config, log),
     }
     release = json.dumps([template_text(), params], sort_keys=True).encode()
     params["ReleaseId"] = hashlib.sha256(release).hexdigest()[:16]
@@ -245,24 +295,58 @@ def _clear_failed(
             return stack
 
 
+def template_source(
+    aws: Aws, bucket: str, name: str, text: str, log: Log = print
+) -> dict[str, str]:
+    """``{"TemplateBody": text}`` — or, once ``text`` approaches CloudFormation's
+    51,200-byte inline limit, ``{"TemplateURL": …}`` of a copy put in the artifacts bucket
+    under ``<name>/template/`` (content-addressed; :func:`destroy` removes it)."""
+    body = text.encode()
+    if len(body) <= INLINE_TEMPLATE_MAX:
+        return {"TemplateBody": text}
+    key = f"{name}/template/{hashlib.sha256(body).hexdigest()[:16]}.yaml"
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=aws.account_id
+    )
+    log(f"템플릿 업로드 (template uploaded, {len(body):,} bytes) s3://{bucket}/{key}")
+    suffix = "amazonaws.com.cn" if aws.region.startswith("cn-") else "amazonaws.com"
+    return {"TemplateURL": f"https://{bucket}.s3.{aws.region}.{suffix}/{key}"}
+
+
 def _change_set(
-    aws: Aws, name: str, kind: str, params: dict[str, str], poll: float
+    aws: Aws,
+    name: str,
+    kind: str,
+    params: dict[str, str],
+    template: dict[str, str],
+    poll: float,
+    timeout: float,
 ) -> dict[str, Any] | None:
-    """Create a change set and wait for it; None if it would change nothing."""
+    """Create a change set and wait for it (at most ``timeout`` seconds); None if it would
+    change nothing."""
     cfn = aws.client("cloudformation")
     created = cfn.create_change_set(
         StackName=name,
         ChangeSetName=f"chatkit-{params['ReleaseId']}-{uuid.uuid4().hex[:6]}",
         ChangeSetType=kind,
-        TemplateBody=template_text(),
+        **template,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
         Capabilities=["CAPABILITY_IAM"],
         Description="chatkit deploy",
     )
+    deadline = time.monotonic() + timeout
     while True:
         described = cfn.describe_change_set(ChangeSetName=created["Id"])
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
             break
+        if time.monotonic() >= deadline:
+            raise DeployError(
+                f"변경 세트가 {timeout:.0f}초 안에 준비되지 않았습니다 ({described['Status']}). "
+                "스택은 바뀌지 않았습니다; CloudFormation 콘솔에서 확인한 뒤 다시 배포하세요. "
+                f"(The change set was not ready within {timeout:.0f} s "
+                f"({described['Status']}); the stack was not changed. Check it in the "
+                f"CloudFormation console, then deploy again.)\n  {created['Id']}"
+            )
         time.sleep(min(poll, 2.0))
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
@@ -290,16 +374,21 @@ def _show_changes(change_set: dict[str, Any], log: Log) -> None:
         )
 
 
-def web_bucket(aws: Aws, stack: str) -> str | None:
-    """The web bucket of ``stack`` (a name or id); None if there is no such stack or bucket."""
+def _physical_id(aws: Aws, stack: str, logical_id: str) -> str | None:
+    """The physical id of ``stack``'s resource ``logical_id``; None if there is none."""
     if describe_stack(aws.client("cloudformation"), stack) is None:
         return None
     pages = aws.client("cloudformation").get_paginator("list_stack_resources")
     for page in pages.paginate(StackName=stack):
         for resource in page["StackResourceSummaries"]:
-            if resource["LogicalResourceId"] == "WebBucket":
+            if resource["LogicalResourceId"] == logical_id:
                 return resource.get("PhysicalResourceId") or None
     return None
+
+
+def web_bucket(aws: Aws, stack: str) -> str | None:
+    """The web bucket of ``stack`` (a name or id); None if there is no such stack or bucket."""
+    return _physical_id(aws, stack, "WebBucket")
 
 
 def web_client_config(
@@ -339,15 +428,15 @@ def _publish_web_client(aws: Aws, stack_id: str, config: dict[str, Any], log: Lo
     upload_web_client(aws, bucket, config, log)
 
 
-def _withdraw(aws: Aws, change_set: dict[str, Any], kind: str, new_code: str | None) -> None:
+def _withdraw(aws: Aws, change_set: dict[str, Any], kind: str, new_keys: list[str]) -> None:
     """Undo the preparation of a declined deployment: the change set, a stack that exists
-    only to hold it, and a zip uploaded for it."""
+    only to hold it, and the zip (and template) uploaded for it."""
     cfn = aws.client("cloudformation")
     cfn.delete_change_set(ChangeSetName=change_set["Id"])
     if kind == "CREATE":  # the stack exists only as REVIEW_IN_PROGRESS
         cfn.delete_stack(StackName=change_set["StackId"])
-    if new_code:
-        delete_artifacts(aws, new_code, log=lambda line: None)
+    for key in new_keys:
+        delete_artifacts(aws, key, log=lambda line: None)
 
 
 def _execute(aws: Aws, change_set: dict[str, Any], name: str, log: Log, poll: float) -> None:
@@ -372,10 +461,14 @@ def deploy(
     confirm: Confirm | None = None,
     log: Log = print,
     poll_seconds: float = 5.0,
+    change_set_timeout: float = CHANGE_SET_TIMEOUT,
 ) -> DeployResult:
     """Create or update the stack (see the module docstring). ``confirm(question)`` is
-    asked before the stack changes (None = go ahead); a "no" leaves nothing behind."""
+    asked before the stack changes (None = go ahead); a "no" leaves nothing behind.
+    Before any stack call the model is called once with the deployer's credentials
+    (:func:`~chatkit.deploy.model_check.check_model`); a failure stops the deploy."""
     _plan(aws, config, log)
+    check_model(aws, config.model_id, config.bedrock_region or aws.region, log)
     try:
         stack = _clear_failed(aws, config.name, confirm, log, poll_seconds)
     except _Cancelled:
@@ -384,9 +477,14 @@ def deploy(
     kind = "CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
     bucket = ensure_artifacts_bucket(aws, log)
     code_key = f"{config.name}/lambda/{bundle.sha256}.zip"
-    uploaded = upload_once(aws, bucket, code_key, bundle.path, log)
+    new_keys = [code_key] if upload_once(aws, bucket, code_key, bundle.path, log) else []
     params = _parameters(aws, config, (bucket, code_key), log)
-    change_set = _change_set(aws, config.name, kind, params, poll_seconds)
+    template = template_source(aws, bucket, config.name, template_text(), log)
+    if "TemplateURL" in template:
+        new_keys.append(template["TemplateURL"].split("/", 3)[3])
+    change_set = _change_set(
+        aws, config.name, kind, params, template, poll_seconds, change_set_timeout
+    )
     if change_set is None:
         log(f"최신 상태입니다 (up to date): {config.name} — 변경 없음 (no changes)")
         status, stack_id = "unchanged", stack["StackId"]  # only an existing stack is unchanged
@@ -394,7 +492,7 @@ def deploy(
         _show_changes(change_set, log)
         question = f"{config.name}에 적용할까요? (Apply these changes to {config.name}?)"
         if confirm is not None and not confirm(question):
-            _withdraw(aws, change_set, kind, code_key if uploaded else None)
+            _withdraw(aws, change_set, kind, new_keys)
             log("취소했습니다 (cancelled): 아무것도 바꾸지 않았습니다 (nothing changed)")
             return DeployResult(config.name, "cancelled")
         _execute(aws, change_set, config.name, log, poll_seconds)

@@ -1,6 +1,6 @@
 """A stand-in AWS account for deploy rehearsals: moto's server on loopback, spoken to by
 the same boto3 code that deploys to AWS (CloudFormation, S3, DynamoDB, Lambda, IAM, Logs,
-STS).
+STS), and the Bedrock emulator for ``bedrock-runtime`` (the deployer's first model call).
 
     with MotoAws() as fake:
         deploy(fake.aws(), StackConfig("rehearsal"), build_bundle())
@@ -10,18 +10,28 @@ What it cannot do — say so wherever it is used: moto's CloudFormation **skips*
 has no outputs), and moto cannot **run** Lambda code. The zip-in-local-gateway test covers
 those parts (``chatkit.local.zip_invoker``).
 
+moto does not replace an ``AWS::Lambda::Version`` whose properties changed; here it does
+(publishes again), as CloudFormation does. moto does not refuse to publish a version of an
+unchanged function as Lambda does ("A version for this Lambda function exists" rolls the
+stack back): it hands back the last version. Rehearsals check that every replaced version
+is a new one.
+
 moto answers ``Ref`` of an ``AWS::Lambda::Version`` with an object instead of the
 version's ARN, which breaks ``AWS::Lambda::Permission``; :func:`_fix_version_ref`
-gives it CloudFormation's documented value (the version ARN).
+gives it CloudFormation's documented value (the version ARN). :func:`_fix_conditional_updates`
+keeps moto from updating resources whose condition is false.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from chatkit.deploy.aws import Aws
 
+from .bedrock_emulator import BedrockEmulator
 from .dynamodb import LocalDynamoDB
 
 __all__ = ["MotoAws"]
@@ -45,27 +55,111 @@ def _fix_version_ref() -> None:
         made.arn = f"{function.function_arn}:{made.version}"
         return made
 
+    def replace(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # a changed Description replaces the version (CloudFormation publishes a new one)
+        return create_with_arn(cls, new_resource_name, cloudformation_json, account_id, region_name)
+
     version.create_from_cloudformation_json = classmethod(create_with_arn)
+    version.update_from_cloudformation_json = classmethod(replace)
     version.physical_resource_id = property(lambda self: self.arn)
     version._chatkit_fixed = True
 
 
+def _fix_conditional_updates() -> None:
+    """moto updates a resource whose ``Condition`` is false (so never created) when a
+    parameter it refers to changes, and fails on its references ("Fn::GetAtt references
+    undefined resource"); CloudFormation leaves such a resource alone, and so does this.
+    moto sees a changed parameter only through ``Ref``; here ``${Name}`` in ``Fn::Sub``
+    counts too (a version's ``Description: !Sub "… ${ReleaseId}"``)."""
+    import re
+
+    from moto.cloudformation import parsing
+
+    update = parsing.parse_and_update_resource
+    if getattr(update, "_chatkit_fixed", False):
+        return
+    references = parsing.get_references_from_template
+
+    def with_sub(template: Any) -> list[str]:
+        found = references(template)
+        if isinstance(template, dict) and isinstance(template.get("Fn::Sub"), str):
+            found += re.findall(r"\$\{([A-Za-z0-9]+)\}", template["Fn::Sub"])
+        elif isinstance(template, (dict, list)):
+            for item in template.values() if isinstance(template, dict) else template:
+                found += [n for n in with_sub(item) if n not in found]
+        return found
+
+    parsing.get_references_from_template = with_sub
+
+    def update_if_created(logical_id: str, resource_json: dict, resources: Any, **kw: Any):
+        condition = resource_json.get("Condition")
+        if condition and not resources.lazy_condition_map[condition]:
+            return None
+        return update(logical_id, resource_json, resources, **kw)
+
+    update_if_created._chatkit_fixed = True  # type: ignore[attr-defined]
+    parsing.parse_and_update_resource = update_if_created
+
+
 class MotoAws(LocalDynamoDB):
     """moto's threaded server on ``127.0.0.1`` (port 0 = a free one) serving every service
-    moto has; state in memory, shared with any other moto server in this process."""
+    moto has; state in memory, shared with any other moto server in this process. The
+    Bedrock emulator (``bedrock``, instant answers) stands in for ``bedrock-runtime``."""
+
+    bedrock: BedrockEmulator | None = None
 
     def start(self) -> MotoAws:
         import warnings
 
         _fix_version_ref()
+        _fix_conditional_updates()
         logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support…"
         # moto warns once per resource type it skips; the module docstring says which.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", module="moto")
+        self.bedrock = BedrockEmulator(default_rate=0).start()
         return super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.bedrock is not None:
+            self.bedrock.stop()
+            self.bedrock = None
 
     def aws(self, region: str = "ap-northeast-2") -> Aws:
         """Clients for this stand-in account in ``region``."""
-        return Aws(region, endpoint_url=self.url, credentials=_CREDENTIALS)
+        assert self.bedrock is not None, "start() first"
+        return Aws(
+            region,
+            endpoint_url=self.url,
+            credentials=_CREDENTIALS,
+            endpoints={"bedrock-runtime": self.bedrock.url},
+        )
+
+    @contextlib.contextmanager
+    def slow_change_sets(self) -> Iterator[None]:
+        """Change sets created meanwhile stay ``CREATE_IN_PROGRESS`` (moto readies them at
+        once; CloudFormation can take long, or hang) — for rehearsing the deploy's deadline."""
+        from moto.cloudformation.models import CloudFormationBackend
+
+        create = CloudFormationBackend.create_change_set
+
+        def create_pending(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            change_set_id, stack_id = create(backend, *args, **kwargs)
+            backend.change_sets[change_set_id].status = "CREATE_IN_PROGRESS"
+            return change_set_id, stack_id
+
+        CloudFormationBackend.create_change_set = create_pending  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            CloudFormationBackend.create_change_set = create  # type: ignore[method-assign]
 
     def set_stack_status(self, stack_id: str, status: str) -> None:
         """Put a stack in a state real AWS leaves after a failure (``ROLLBACK_COMPLETE``,

@@ -5,15 +5,34 @@ are checked in the template tests and run for real in the zip-in-gateway smoke t
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 
 from chatkit.cli import main
-from chatkit.deploy.buckets import artifacts_bucket_name, read_config_js
+from chatkit.deploy import template as template_module
+from chatkit.deploy.aws import Aws
+from chatkit.deploy.buckets import (
+    artifacts_bucket_name,
+    empty_bucket,
+    ensure_artifacts_bucket,
+    read_config_js,
+)
+from chatkit.deploy.errors import DeployError
 from chatkit.deploy.progress import describe_stack
-from chatkit.deploy.stack import StackConfig, base_model_id, deploy, destroy
+from chatkit.deploy.stack import (
+    INLINE_TEMPLATE_MAX,
+    StackConfig,
+    base_model_id,
+    deploy,
+    destroy,
+    template_source,
+)
+from chatkit.deploy.template import template_text
 
 # moto warns once per resource type its CloudFormation skips (listed in the docstring)
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
@@ -244,12 +263,17 @@ def test_inference_profile_ids_are_scoped_to_their_foundation_model():
         StackConfig("bad name!")
 
 
-def test_cli_deploys_the_real_zip_and_destroys_it(moto_aws, lambda_bundle, name, capsys):
-    """``chatkit deploy`` / ``smoke`` / ``destroy`` as typed, against the stand-in."""
+def test_cli_deploys_the_real_zip_and_destroys_it(
+    moto_aws, lambda_bundle, name, capsys, monkeypatch
+):
+    """``chatkit deploy`` / ``smoke`` / ``destroy`` as typed, against the stand-in (the
+    model check reaches the Bedrock emulator through the standard endpoint variable)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", moto_aws.bedrock.url)
     common = ["--stack", name, "--region", REGION, "--endpoint-url", moto_aws.url]
     assert main(["deploy", *common, "--yes"]) == 0
     out = capsys.readouterr().out
     assert lambda_bundle.sha256 in out and "비용 (what it costs)" in out
+    assert "모델 호출 확인 (model check)" in out
     assert f"chatkit smoke --stack {name}" in out
     # moto gives the stack no outputs (no API Gateway): smoke says so and fails
     assert main(["smoke", *common]) == 1
@@ -263,3 +287,170 @@ def test_cli_without_credentials_explains_what_to_do(capsys):
     assert main(["destroy", "--stack", "chatkit", "--region", REGION, "--yes"]) == 1
     err = capsys.readouterr().err
     assert "자격 증명" in err and "No AWS credentials" in err
+
+
+# -- the stack as AWS really behaves (issue 13 A) and the deployer's first model call ------
+
+
+def published(aws, name):
+    """{function logical id: (versions published, the version the stack's API calls)}."""
+    ids, lam = resource_ids(aws, name), aws.client("lambda")
+    found = {}
+    for logical_id, physical in ids.items():
+        if logical_id.endswith("Function"):
+            versions = lam.list_versions_by_function(FunctionName=physical)["Versions"]
+            numbers = sorted(int(v["Version"]) for v in versions if v["Version"] != "$LATEST")
+            called = ids[logical_id.removesuffix("Function") + "Version"].rsplit(":", 1)[1]
+            found[logical_id] = (numbers, int(called))
+    return found
+
+
+@pytest.mark.parametrize("change", [{"ttl_days": 7}, {"model_id": "apac.anthropic.claude-x-v1:0"}])
+def test_an_update_of_one_parameter_publishes_a_new_version_of_every_function(
+    aws, name, tiny_bundle, change
+):
+    """The same zip, one parameter changed: every version is replaced (its ReleaseId
+    changed), so every function must change too, or Lambda refuses to publish ("A version
+    for this Lambda function exists") and the stack rolls back. moto does not refuse: it
+    hands back the old version, which is what this test catches."""
+    lines: list[str] = []
+    quick(aws, name, tiny_bundle, lines)
+    before = published(aws, name)
+    assert set(before) >= {"ConnectFunction", "DefaultFunction", "HistoryFunction"}
+    assert all(called == numbers[-1] for numbers, called in before.values())
+    assert quick(aws, name, tiny_bundle, lines, **change).status == "updated"
+    after = published(aws, name)
+    for function, (numbers, called) in after.items():
+        old_called = before[function][1]
+        assert called > old_called and called == numbers[-1], (function, before, after)
+    stack = describe_stack(aws.client("cloudformation"), name)
+    release = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}["ReleaseId"]
+    for function in after:
+        variables = function_config(aws, name, function)["Environment"]["Variables"]
+        assert variables["CHATKIT_RELEASE"] == release, function
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
+
+
+def recorded_calls(aws, services):
+    """Every operation the deploy's clients for ``services`` make, in order."""
+    calls: list[str] = []
+    for service in services:
+        aws.client(service).meta.events.register(
+            "before-call", lambda model, **_: calls.append(model.name)
+        )
+    return calls
+
+
+def test_deploy_calls_the_model_once_with_the_deployers_credentials_before_the_stack(
+    aws, name, tiny_bundle, moto_aws
+):
+    calls = recorded_calls(aws, ("bedrock-runtime", "cloudformation"))
+    seen = len(moto_aws.bedrock.requests)
+    lines: list[str] = []
+    assert quick(aws, name, tiny_bundle, lines).status == "created"
+    requests = moto_aws.bedrock.requests[seen:]
+    assert [(r.operation, r.model_id) for r in requests] == [("Converse", StackConfig.model_id)]
+    assert requests[0].body["inferenceConfig"]["maxTokens"] <= 16  # a few tokens
+    assert calls[0] == "Converse" and calls.count("Converse") == 1
+    assert calls.index("CreateChangeSet") > 0
+    assert any("모델 호출 확인 (model check)" in line for line in lines)
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
+
+
+class _DenyingBedrock(BaseHTTPRequestHandler):
+    """Answers every call as Bedrock does for a caller without model access."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = json.dumps(
+            {"message": "You don't have access to the model with the specified model ID."}
+        )
+        self.send_response(403)
+        self.send_header("x-amzn-ErrorType", "AccessDeniedException")
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_model_access_failure_stops_the_deploy_before_any_stack_call(moto_aws, name, tiny_bundle):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DenyingBedrock)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        aws = Aws(
+            REGION,
+            endpoint_url=moto_aws.url,
+            credentials={"aws_access_key_id": "x", "aws_secret_access_key": "x"},
+            endpoints={"bedrock-runtime": f"http://127.0.0.1:{server.server_address[1]}"},
+        )
+        calls = recorded_calls(aws, ("bedrock-runtime", "cloudformation", "s3"))
+        with pytest.raises(DeployError) as raised:
+            quick(aws, name, tiny_bundle, [])
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(raised.value)
+    assert "model_access" in message and "aws-marketplace:Subscribe" in message
+    assert "스택을 바꾸기 전에 멈췄습니다" in message and "use-case form" in message
+    assert calls == ["Converse"]  # no stack call, no upload
+    assert describe_stack(aws.client("cloudformation"), name) is None
+
+
+def test_a_change_set_that_never_gets_ready_ends_at_the_deadline(aws, name, tiny_bundle, moto_aws):
+    with moto_aws.slow_change_sets(), pytest.raises(DeployError, match="not ready within"):
+        deploy(
+            aws,
+            StackConfig(name),
+            tiny_bundle,
+            log=print,
+            poll_seconds=0.05,
+            change_set_timeout=0.2,
+        )
+    stack = describe_stack(aws.client("cloudformation"), name)
+    assert stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"  # nothing changed
+    destroy(aws, name, log=print, poll_seconds=0.05)
+
+
+def test_a_template_near_the_inline_limit_is_sent_through_s3(
+    aws, name, tiny_bundle, tmp_path, monkeypatch
+):
+    text = template_text()
+    bucket = ensure_artifacts_bucket(aws, print)
+    assert "TemplateBody" in template_source(aws, bucket, name, text)  # today's size
+    padded = tmp_path / "template.yaml"
+    padding = "# " + "패딩 padding " * 10
+    lines_needed = (INLINE_TEMPLATE_MAX - len(text.encode())) // len(padding.encode()) + 2
+    padded.write_text(text + "\n" + "\n".join([padding] * lines_needed) + "\n", encoding="utf-8")
+    assert len(padded.read_bytes()) > INLINE_TEMPLATE_MAX
+    monkeypatch.setattr(template_module, "TEMPLATE_PATH", padded)
+    lines: list[str] = []
+    assert quick(aws, name, tiny_bundle, lines).status == "created"
+    assert any("template uploaded" in line for line in lines)
+    (key,) = uploaded(aws, f"{name}/template/")
+    stored = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert stored == padded.read_bytes()
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
+    assert not uploaded(aws, f"{name}/")
+
+
+def test_emptying_a_bucket_reports_objects_s3_refuses_to_delete(aws):
+    bucket = f"locked-{uuid.uuid4().hex[:10]}"
+    s3 = aws.client("s3")
+    s3.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectLockEnabledForBucket=True,
+    )
+    s3.put_object(Bucket=bucket, Key="free.txt", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="보관/held.txt", Body=b"2")
+    s3.put_object_legal_hold(Bucket=bucket, Key="보관/held.txt", LegalHold={"Status": "ON"})
+    with pytest.raises(DeployError) as raised:
+        empty_bucket(aws, bucket)
+    message = str(raised.value)
+    assert "보관/held.txt" in message and "AccessDenied" in message and "1" in message
+    assert "free.txt" not in message
+    s3.put_object_legal_hold(Bucket=bucket, Key="보관/held.txt", LegalHold={"Status": "OFF"})
+    assert empty_bucket(aws, bucket) == 1  # the rest of it, now that S3 lets go
