@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import unicodedata
 from collections.abc import Callable
@@ -26,11 +27,16 @@ from typing import Protocol
 
 from .errors import ChatError, ErrorCode
 
-__all__ = ["Authenticator", "DemoTokens", "Identity", "validate_user_id"]
+__all__ = ["Authenticator", "DemoTokens", "Identity", "token_times", "validate_user_id"]
 
 #: How long a demo token is valid (a workshop day).
 DEMO_TOKEN_SECONDS = 12 * 3600
 MAX_USER_ID_CHARS = 64
+#: Longest lifetime (``exp - iat``) a token may claim: Cognito access tokens live at most
+#: a day, demo tokens 12 hours.
+MAX_TOKEN_SECONDS = 86400
+#: How far in the future ``iat`` may be (clock skew between machines).
+CLOCK_SKEW_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class Identity:
     user_id: str
     expires_at: float
     issued_at: float = 0.0
+    #: The sign-in the token belongs to (Cognito ``origin_jti``, a demo token's ``jti``);
+    #: a sign-out refuses every token of it. Empty: unknown (sign-out revokes the user).
+    token_id: str = ""
 
 
 class Authenticator(Protocol):
@@ -61,9 +70,29 @@ def validate_user_id(user_id: object) -> str:
     ):
         raise ChatError(
             ErrorCode.BAD_REQUEST,
-            "user_id는 1–64자의 문자여야 합니다. (user_id: 1–64 printable characters.)",
+            "user_id는 1–64자의 문자이며 #으로 시작할 수 없습니다. "
+            "(user_id: 1–64 printable characters, not starting with #.)",
         )
     return user_id
+
+
+def token_times(exp: object, iat: object, now: float) -> tuple[int, int]:
+    """``(exp, iat)`` if both are integers (JSON numbers without a fraction), ``iat`` is not
+    in the future and the lifetime is at most :data:`MAX_TOKEN_SECONDS`; else ValueError
+    (NaN, infinity, ``1e999``, strings, booleans and a far-future ``iat`` never count).
+
+    >>> token_times(1_000_060, 1_000_000, now=1_000_001)
+    (1000060, 1000000)
+    """
+    if not all(type(value) is int for value in (exp, iat)):
+        raise ValueError("exp and iat must be integers")
+    if not (0 < iat <= now + CLOCK_SKEW_SECONDS and 0 < exp <= iat + MAX_TOKEN_SECONDS):
+        raise ValueError("exp or iat out of bounds")
+    return exp, iat
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _b64(data: bytes) -> str:
@@ -96,8 +125,9 @@ class DemoTokens:
 
     def issue(self, user_id: str) -> tuple[str, Identity]:
         now = int(self._clock())  # whole seconds, floored like JWT iat and revocations
-        identity = Identity(validate_user_id(user_id), now + round(self._ttl), now)
-        claims = {"sub": identity.user_id, "exp": identity.expires_at, "iat": now}
+        jti = secrets.token_urlsafe(12)
+        identity = Identity(validate_user_id(user_id), now + round(self._ttl), now, jti)
+        claims = {"sub": identity.user_id, "exp": identity.expires_at, "iat": now, "jti": jti}
         payload = _b64(json.dumps(claims, ensure_ascii=False).encode())
         return f"{self.prefix}.{payload}.{self._sign(payload)}", identity
 
@@ -106,11 +136,13 @@ class DemoTokens:
             prefix, payload, signature = (token or "").split(".")
             if prefix != self.prefix or not hmac.compare_digest(signature, self._sign(payload)):
                 raise ValueError("bad signature")
-            claims = json.loads(_unb64(payload))
-            identity = Identity(
-                validate_user_id(claims["sub"]), float(claims["exp"]), float(claims.get("iat", 0))
-            )
-        except (ValueError, KeyError, TypeError, ChatError):
+            claims = json.loads(_unb64(payload), parse_constant=_no_constants)
+            jti = claims.get("jti", "")
+            if not isinstance(jti, str) or len(jti) > 64:
+                raise ValueError("bad jti")
+            exp, iat = token_times(claims["exp"], claims["iat"], self._clock())
+            identity = Identity(validate_user_id(claims["sub"]), exp, iat, jti)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, ChatError):
             raise ChatError(ErrorCode.UNAUTHORIZED) from None
         if identity.expires_at <= self._clock():
             raise ChatError(

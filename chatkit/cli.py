@@ -91,11 +91,15 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from .local.gateway import serve
+    from .local.gateway import UnsafeBind, serve
 
     if args.auth:
         os.environ["CHATKIT_AUTH"] = args.auth
-    serve(host=args.host, port=args.port)
+    try:
+        serve(host=args.host, port=args.port)
+    except UnsafeBind as refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -103,7 +107,13 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     from .auth import validate_user_id
     from .aws.state import StateStore
     from .aws_clients import dynamodb_client
+    from .errors import ChatError
 
+    try:
+        user_id = validate_user_id(args.user_id)
+    except ChatError as err:
+        print(f"{args.user_id!r}: {err.message}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     if settings.needs_local_endpoints:
         print(
@@ -112,7 +122,6 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    user_id = validate_user_id(args.user_id)
     StateStore(settings.state_table_name, dynamodb_client(settings)).revoke(user_id)
     print(f"{user_id}: 발급된 토큰을 모두 취소했습니다. (Tokens issued so far are revoked.)")
     if settings.auth == "cognito":

@@ -3,7 +3,8 @@
 A token counts only if it is an RS256 JWT signed by one of the pool's keys (JWKS), issued by
 the pool (``iss``), for our app client (``client_id``), an *access* token (``token_use``;
 ID tokens carry profile data and are for the client, not for APIs), and not expired. The
-identity is the ``sub`` claim (stable; a username can be deleted and taken again)::
+identity is the ``sub`` claim (stable; a username can be deleted and taken again); the
+sign-in is ``origin_jti`` (shared by the access tokens refreshed from one sign-in)::
 
     tokens = CognitoTokens.from_settings(settings)
     identity = tokens.verify(access_token)      # ChatError(UNAUTHORIZED) if anything is off
@@ -24,7 +25,7 @@ from typing import Any
 
 import jwt
 
-from .auth import Identity, validate_user_id
+from .auth import Identity, token_times, validate_user_id
 from .config import Settings
 from .errors import ChatError, ErrorCode
 
@@ -89,9 +90,9 @@ class CognitoTokens:
             )
             if claims["token_use"] != "access" or claims["client_id"] != self.client_id:
                 raise jwt.InvalidTokenError("not an access token of this client")
-            identity = Identity(
-                validate_user_id(claims["sub"]), float(claims["exp"]), float(claims["iat"])
-            )
+            exp, iat = token_times(claims["exp"], claims["iat"], self._clock())
+            sign_in = claims.get("origin_jti") or claims.get("jti") or ""
+            identity = Identity(validate_user_id(claims["sub"]), exp, iat, str(sign_in))
         except jwt.ExpiredSignatureError:
             raise ChatError(ErrorCode.UNAUTHORIZED, _EXPIRED) from None
         except (jwt.PyJWTError, KeyError, TypeError, ValueError, ChatError):

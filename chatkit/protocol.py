@@ -29,8 +29,10 @@ __all__ = [
     "FrameWriter",
     "PingMessage",
     "ProtocolError",
+    "SignOutMessage",
     "StopMessage",
     "parse_client_message",
+    "parse_json",
 ]
 
 #: API Gateway's WebSocket frame limit.
@@ -76,7 +78,26 @@ class PingMessage:
     pass
 
 
-ClientMessage = ChatMessage | StopMessage | PingMessage
+@dataclass(frozen=True)
+class SignOutMessage:
+    """``{"type": "sign_out"}``: the token this connection was opened with stops working
+    (every token of its sign-in), then the connection is closed."""
+
+
+ClientMessage = ChatMessage | StopMessage | PingMessage | SignOutMessage
+
+
+def parse_json(raw: str | bytes | None) -> Any:
+    """``json.loads`` that fails only with :class:`ProtocolError` (``bad_request``): also
+    for nesting too deep to parse (a ``RecursionError``) and bytes that are not UTF-8.
+
+    >>> parse_json('{"type": "ping"}')
+    {'type': 'ping'}
+    """
+    try:
+        return json.loads(raw or "")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "JSON이 아닙니다. (Not JSON.)") from None
 
 
 def parse_client_message(
@@ -95,15 +116,14 @@ def parse_client_message(
             f"메시지는 최대 {MAX_MESSAGE_BYTES:,}바이트입니다. "
             f"(A message is at most {MAX_MESSAGE_BYTES:,} bytes.)",
         )
-    try:
-        data = json.loads(raw or "")
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "JSON이 아닙니다. (Not JSON.)") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "JSON 객체여야 합니다. (Expected an object.)")
     kind = data.get("type")
     if kind == "ping":
         return PingMessage()
+    if kind == "sign_out":
+        return SignOutMessage()
     request_id = data.get("request_id")
     valid_id = isinstance(request_id, str) and _REQUEST_ID.match(request_id)
     rid = request_id if valid_id else None
@@ -124,6 +144,13 @@ def parse_client_message(
         raise ProtocolError(
             ErrorCode.BAD_REQUEST, "text가 비어 있습니다. (text is empty.)", request_id=rid
         )
+    if not _encodable(text):
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST,
+            "text에 잘못된 유니코드(짝 없는 서로게이트)가 있습니다. "
+            "(text holds invalid Unicode: a lone surrogate.)",
+            request_id=rid,
+        )
     text = unicodedata.normalize("NFC", text)
     if len(text) > max_text_chars:
         raise ProtocolError(
@@ -140,6 +167,15 @@ def parse_client_message(
             request_id=rid,
         )
     return ChatMessage(request_id, text)
+
+
+def _encodable(text: str) -> bool:
+    """False for text UTF-8 cannot hold (lone surrogates, which JSON escapes can carry)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dumps(data: dict[str, Any]) -> str:

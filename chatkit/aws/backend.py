@@ -35,11 +35,14 @@ from ..events import End, Error, Event
 from ..history import InvalidCursor
 from ..protocol import (
     ChatMessage,
+    ClientMessage,
     FrameWriter,
     PingMessage,
     ProtocolError,
+    SignOutMessage,
     StopMessage,
     parse_client_message,
+    parse_json,
 )
 from ..ratelimit import Bucket
 from .apigw import HttpEvent, WebSocketEvent, bearer_token, json_response
@@ -53,9 +56,11 @@ log = logging.getLogger(__name__)
 HISTORY_DEFAULT_LIMIT = 20
 HISTORY_MAX_LIMIT = 100
 _OK = {"statusCode": 200}
-#: Where the identity is in an authorizer's context (ours) and in JWT claims (Cognito's).
+#: Where the identity is in an authorizer's context (ours) and in JWT claims (Cognito's);
+#: the sign-in is ``token_id`` in ours, ``origin_jti`` (else ``jti``) in Cognito's.
 _AUTHORIZER_CONTEXT = ("user_id", "expires_at", "issued_at")
 _JWT_CLAIMS = ("sub", "exp", "iat")
+_SIGN_IN = ("token_id", "origin_jti", "jti")
 _REVOKED = (
     "로그인이 취소되었습니다. 다시 로그인하세요. (Your sign-in was revoked; please sign in again.)"
 )
@@ -144,13 +149,16 @@ class Backend:
                     }
                 ],
             },
-            "context": dict(
-                zip(
-                    _AUTHORIZER_CONTEXT,
-                    (identity.user_id, int(identity.expires_at), int(identity.issued_at)),
-                    strict=True,
-                )
-            ),
+            "context": {
+                **dict(
+                    zip(
+                        _AUTHORIZER_CONTEXT,
+                        (identity.user_id, int(identity.expires_at), int(identity.issued_at)),
+                        strict=True,
+                    )
+                ),
+                _SIGN_IN[0]: identity.token_id,
+            },
         }
 
     def _passed_on(self, values: dict[str, Any], names: tuple[str, str, str]) -> Identity | None:
@@ -160,7 +168,8 @@ class Backend:
         user, expires, issued = names
         if self.settings.auth != "cognito" or not values.get(user):
             return None
-        return Identity(str(values[user]), float(values[expires]), float(values[issued]))
+        sign_in = next((str(values[name]) for name in _SIGN_IN if values.get(name)), "")
+        return Identity(str(values[user]), float(values[expires]), float(values[issued]), sign_in)
 
     # -- WebSocket routes -------------------------------------------------------------
 
@@ -182,7 +191,8 @@ class Backend:
         return _OK
 
     def message(self, event: WebSocketEvent) -> dict[str, Any]:
-        """``chat`` / ``stop`` / ``ping``; every problem becomes an ``error`` frame."""
+        """``chat`` / ``stop`` / ``ping`` / ``sign_out``; every frame, valid or not, is
+        charged to the rate limits; every problem becomes an ``error`` frame."""
         socket = self._socket(event)
         post = socket.post
         rid: str | None = None  # the only id a client may see in an internal error
@@ -191,19 +201,20 @@ class Backend:
             if identity is None:
                 raise ProtocolError(ErrorCode.UNAUTHORIZED)
             user_id = identity.user_id
-            message = parse_client_message(
-                event.body,
-                max_text_chars=self.settings.max_question_chars,
-                max_text_bytes=self.settings.max_question_bytes,
-            )
+            message = self._parsed(event, user_id)
             rid = getattr(message, "request_id", None)
+            self._rate_limit(user_id, event.connection_id, rid)
             self._still_signed_in(identity, rid, socket)
             if isinstance(message, PingMessage):
                 post(json.dumps({"type": "pong"}))
             elif isinstance(message, StopMessage):
                 self.state.request_stop(user_id, message.request_id)
+            elif isinstance(message, SignOutMessage):
+                self.state.sign_out(identity)
+                log.info("signed out", extra={"connection_id": event.connection_id})
+                socket.close()
             elif isinstance(message, ChatMessage):
-                self._admit(user_id, event.connection_id, rid)
+                self._admit(user_id, rid)
                 self._chat(user_id, message, post)
         except ProtocolError as err:
             _post_quietly(post, _error_frame(err.request_id, err))
@@ -235,9 +246,22 @@ class Backend:
         socket.close()
         raise _SignedOut
 
-    def _admit(self, user_id: str, connection_id: str, rid: str) -> None:
-        """The abuse limits before a chat: the connection's and the user's rate buckets,
-        then the history cap. Raises :class:`ProtocolError` for the client."""
+    def _parsed(self, event: WebSocketEvent, user_id: str) -> ClientMessage:
+        """The frame parsed; an invalid one is charged to the rate limits before it is
+        refused (the refusal is then ``rate_limited`` once they are spent)."""
+        try:
+            return parse_client_message(
+                event.body,
+                max_text_chars=self.settings.max_question_chars,
+                max_text_bytes=self.settings.max_question_bytes,
+            )
+        except ProtocolError as err:
+            self._rate_limit(user_id, event.connection_id, err.request_id)
+            raise
+
+    def _rate_limit(self, user_id: str, connection_id: str, rid: str | None) -> None:
+        """Take one token from the connection's and the user's rate buckets, or raise
+        ``rate_limited`` with ``retry_after``."""
         s = self.settings
         for key, bucket in (
             (
@@ -254,6 +278,10 @@ class Backend:
                     request_id=rid,
                     retry_after=math.ceil(decision.retry_after),
                 )
+
+    def _admit(self, user_id: str, rid: str) -> None:
+        """The history cap before a chat. Raises :class:`ProtocolError` for the client."""
+        s = self.settings
         keep = s.ttl_days * 86400
         if self.state.count_turn(user_id, keep) <= s.max_history_turns:
             return
@@ -348,12 +376,10 @@ class Backend:
                 ),
             )
         try:
-            body = json.loads(event.body or "{}")
+            body = parse_json(event.body or "{}")
             token, identity = self.auth.issue(
                 body.get("user_id") if isinstance(body, dict) else None
             )
-        except ValueError:
-            return _http_error(400, ChatError(ErrorCode.BAD_REQUEST))
         except ChatError as err:
             return _http_error(400, err)
         return json_response(

@@ -8,6 +8,7 @@ user's requests may run in many containers at once, so they all meet here::
     state.bind("conn-1", Identity("minsu", expires_at=time.time() + 3600))
     state.identity_of("conn-1").user_id                               # 'minsu'
     state.revoke("minsu")       # tokens issued until now are refused, open sockets closed
+    state.sign_out(identity)    # every token of this one sign-in is refused
     state.request_stop("minsu", "r1")
     assert state.stop_requested("minsu", "r1")
     state.take("user#minsu", Bucket.per_minute(60, 60)).allowed   # True
@@ -60,6 +61,7 @@ class StateStore:
             user_id=identity.user_id,
             token_expires_at={"N": repr(float(identity.expires_at))},
             token_issued_at={"N": repr(float(identity.issued_at))},
+            token_id=identity.token_id,
         )
 
     def identity_of(self, connection_id: str) -> Identity | None:
@@ -73,6 +75,7 @@ class StateStore:
             item["user_id"]["S"],
             float(item["token_expires_at"]["N"]),
             float(item["token_issued_at"]["N"]),
+            item.get("token_id", {}).get("S", ""),
         )
         self._bound[connection_id] = identity
         while len(self._bound) > _CACHE_SIZE:
@@ -87,12 +90,44 @@ class StateStore:
 
     def revoke(self, user_id: str) -> None:
         """Sign ``user_id`` out everywhere: tokens issued until now no longer count."""
-        self._put(f"revoked#{user_id}", REVOCATION_SECONDS, before={"N": str(int(self._clock()))})
+        self._revoke(user_id, "SET #v = :v, #ttl = :ttl", "before", {"N": str(int(self._clock()))})
+
+    def sign_out(self, identity: Identity) -> None:
+        """Refuse every token of ``identity``'s sign-in (its ``token_id``) from now on; a
+        token without one signs its user out everywhere (:meth:`revoke`)."""
+        if not identity.token_id:
+            self.revoke(identity.user_id)
+            return
+        self._revoke(
+            identity.user_id, "ADD #v :v SET #ttl = :ttl", "sign_ins", {"SS": [identity.token_id]}
+        )
 
     def revoked(self, identity: Identity) -> bool:
-        """Whether ``identity``'s token was issued at or before its user's last revocation."""
+        """Whether ``identity``'s token was issued at or before its user's last revocation,
+        or its sign-in was signed out (one read: both live in the user's item)."""
         item = self._get(f"revoked#{identity.user_id}")
-        return item is not None and identity.issued_at <= float(item["before"]["N"])
+        if item is None:
+            return False
+        before = item.get("before")
+        signed_out = item.get("sign_ins", {}).get("SS", ())
+        return (before is not None and identity.issued_at <= float(before["N"])) or bool(
+            identity.token_id and identity.token_id in signed_out
+        )
+
+    def _revoke(self, user_id: str, expression: str, attribute: str, value: Any) -> None:
+        """Update ``revoked#{user_id}``'s ``attribute`` (``#v``) with ``expression``, keeping
+        the rest; the item lives :data:`REVOCATION_SECONDS` from now (longer than any token
+        issued before it)."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={_PK: {"S": f"revoked#{user_id}"}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#v": attribute, "#ttl": _TTL},
+            ExpressionAttributeValues={
+                ":v": value,
+                ":ttl": {"N": str(int(self._clock()) + REVOCATION_SECONDS)},
+            },
+        )
 
     def request_stop(self, user_id: str, request_id: str) -> None:
         self._put(f"stop#{user_id}#{request_id}", STOP_SECONDS)

@@ -1,10 +1,11 @@
 """HTTP building blocks of the local gateway: Lambda result → response, AWS-style errors,
-safe static files.
+safe static files, the web client's security headers.
 
 Example::
 
     http_response({"statusCode": 201, "body": "{}"}).status  # 201
     static_file(Path("chatkit/web"), "../pyproject.toml")     # None
+    security_headers()["X-Content-Type-Options"]              # 'nosniff'
 """
 
 from __future__ import annotations
@@ -41,6 +42,20 @@ def http_response(result: Any) -> web.Response:
     for cookie in result.get("cookies") or ():
         response.headers.add("Set-Cookie", str(cookie))
     return response
+
+
+def security_headers(cognito_origin: str | None = None) -> dict[str, str]:
+    """The web client's security headers: scripts, styles and pages only from this origin,
+    sockets anywhere (the API may live elsewhere), never framed, no sniffing, no referrer.
+    ``cognito_origin`` (the user pool's API) is added to ``connect-src``."""
+    connect = " ".join(filter(None, ("'self' ws: wss:", cognito_origin)))
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'self'; connect-src {connect}; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
 
 
 def static_file(root: Path, tail: str) -> Path | None:

@@ -1,6 +1,6 @@
-"""Local API Gateway: the WebSocket API, its ``@connections`` management API, the HTTP API
-routes and the web client, on one loopback port, calling the *same* Lambda handlers with
-API-Gateway-shaped events.
+"""Local API Gateway: the WebSocket API, the HTTP API routes and the web client on one
+port, its ``@connections`` management API on a second, loopback-only one, calling the
+*same* Lambda handlers with API-Gateway-shaped events.
 
 What it emulates (DESIGN.md "Modes"; facts.md "API Gateway WebSocket"):
 
@@ -14,9 +14,17 @@ What it emulates (DESIGN.md "Modes"; facts.md "API Gateway WebSocket"):
   (aiohttp limits whole messages, not frames: a *fragmented* message of 32–128 KB, which
   API Gateway would take, is refused here too; browsers send each message as one frame.)
 - ``$disconnect`` after every close (client, idle, max duration, ``DELETE``, shutdown).
-- ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}/``): unknown or closed ids
-  answer 410 with ``x-amzn-ErrorType: GoneException``, which boto3 raises as
+- ``POST|GET|DELETE /@connections/{id}`` (also under ``/{stage}/``) at
+  :attr:`Gateway.management_url` — ``127.0.0.1`` on its own port whatever ``host`` is, and
+  only SigV4-signed requests (an ``Authorization: AWS4-HMAC-SHA256 …`` header, as every AWS
+  SDK sends; the signature is not checked) without a browser ``Origin``: unknown or closed
+  ids answer 410 with ``x-amzn-ErrorType: GoneException``, which boto3 raises as
   ``client.exceptions.GoneException``.
+- Every listener answers only loopback ``Host`` names, the bound address and
+  ``CHATKIT_ALLOWED_HOSTS`` (421 otherwise: DNS rebinding), refuses foreign page origins
+  (403), and closes a connection that has not sent a request's headers within
+  ``header_timeout`` seconds (slow clients holding sockets). Responses carry a
+  Content-Security-Policy, ``nosniff`` and ``Referrer-Policy: no-referrer``.
 - HTTP API routes (``"GET /history"``, ``"POST /login"``) with payload format 2.0.
 - Cognito mode (``cognito=`` a token verifier): the Lambda REQUEST authorizer runs before
   ``$connect`` (identity source ``?token=``: missing → 401 without calling it; it raising
@@ -77,6 +85,7 @@ from chatkit.local._apigw_events import (
     now_ms,
 )
 from chatkit.local._background import BackgroundServer
+from chatkit.local._hosts import REFUSED_STATUS, REFUSED_TEXT, host_allowed, origin_allowed
 from chatkit.local._http import (
     aws_error,
     gone,
@@ -84,6 +93,7 @@ from chatkit.local._http import (
     iso_time,
     json_response,
     read_limited,
+    security_headers,
     static_file,
 )
 from chatkit.local._invoker import (
@@ -95,15 +105,18 @@ from chatkit.local._invoker import (
     LambdaContext,
     aws_handlers,
 )
+from chatkit.protocol import ProtocolError, parse_json
 
 __all__ = [
     "DEFAULT_ROUTES",
     "FRAME_LIMIT",
+    "HEADER_TIMEOUT",
     "MESSAGE_LIMIT",
     "Gateway",
     "InProcessInvoker",
     "Invoker",
     "LambdaContext",
+    "UnsafeBind",
     "serve",
 ]
 
@@ -118,6 +131,10 @@ FRAME_LIMIT = 32 * 1024
 MESSAGE_LIMIT = 128 * 1024
 """Largest message API Gateway accepts, and largest ``post_to_connection`` payload."""
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+HEADER_TIMEOUT = 15.0
+"""Seconds a connection may take to send a request's headers (from its opening or the end
+of its previous response) before it is closed."""
+_LOOPBACK = "127.0.0.1"
 
 _SHUTDOWN_GRACE = 5.0
 _HTTP_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API payload quota
@@ -219,6 +236,7 @@ class Gateway:
         web_root: Path | None = DEFAULT_WEB_ROOT,
         static_config: Mapping[str, Any] | None = None,
         cognito: Authenticator | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
     ) -> None:
         if handlers is not None and invoker is not None:
             raise ValueError("pass handlers or an invoker, not both")
@@ -237,11 +255,16 @@ class Gateway:
         self._api_id = api_id()
         self._connections: dict[str, _Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._headers = security_headers(_cognito_origin(self._static_config.get("cognito")))
+        self._runner_options = {"keepalive_timeout": header_timeout}
+        self._management_runner: web.AppRunner | None = None
+        self._management_port: int | None = None
         self._server = BackgroundServer(
             self.make_app,
             host=host,
             port=port,
             name="chatkit-gateway",
+            runner_kwargs=self._runner_options,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -249,7 +272,7 @@ class Gateway:
     def start(self) -> Gateway:
         """Bind the port, start serving and return ``self``."""
         self._server.start()
-        self.invoker.start({"CHATKIT_CONNECTIONS_ENDPOINT": self.url})
+        self.invoker.start({"CHATKIT_CONNECTIONS_ENDPOINT": self.management_url})
         return self
 
     def stop(self) -> None:
@@ -283,6 +306,13 @@ class Gateway:
         return self._server.url
 
     @property
+    def management_url(self) -> str:
+        """``http://127.0.0.1:54321``: the ``@connections`` endpoint (loopback only)."""
+        if self._management_port is None:
+            raise RuntimeError("gateway is not started")
+        return f"http://{_LOOPBACK}:{self._management_port}"
+
+    @property
     def ws_url(self) -> str:
         """``ws://127.0.0.1:8765/ws`` (add ``?token=…``)."""
         return "ws" + self.url[len("http") :] + "/ws"
@@ -295,19 +325,50 @@ class Gateway:
 
     def make_app(self) -> web.Application:
         """Build the aiohttp application (called in the server thread)."""
-        app = web.Application(client_max_size=_HTTP_BODY_LIMIT)
+        app = web.Application(client_max_size=_HTTP_BODY_LIMIT, middlewares=[self._public_guard])
         router = app.router
         router.add_get("/ws", self._websocket)
         router.add_get("/config.js", self._config_js)
-        for prefix in ("", f"/{self.stage}"):
-            router.add_route("*", prefix + "/@connections/{connection_id}", self._management)
         for route_key in self.invoker.route_keys:
             if not route_key.startswith("$") and not (self.cognito and route_key in _DEMO_ONLY):
                 method, path = route_key.split(" ", 1)
                 router.add_route(method, path, functools.partial(self._http, route_key))
         router.add_route("*", "/{tail:.*}", self._static)
+        app.on_startup.append(self._start_management)
         app.on_shutdown.append(self._on_shutdown)
+        app.on_cleanup.append(self._stop_management)
         return app
+
+    def _management_app(self) -> web.Application:
+        app = web.Application(client_max_size=MESSAGE_LIMIT + 1024, middlewares=[_signed_only])
+        for prefix in ("", f"/{self.stage}"):
+            app.router.add_route("*", prefix + "/@connections/{connection_id}", self._management)
+        return app
+
+    async def _start_management(self, app: web.Application) -> None:
+        """Serve ``@connections`` on its own loopback port (in the gateway's loop)."""
+        runner = web.AppRunner(self._management_app(), **self._runner_options)
+        await runner.setup()
+        await web.TCPSite(runner, _LOOPBACK, 0).start()
+        self._management_runner = runner
+        self._management_port = int(runner.addresses[0][1])
+
+    async def _stop_management(self, app: web.Application) -> None:
+        if self._management_runner is not None:
+            await self._management_runner.cleanup()
+
+    @web.middleware
+    async def _public_guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """DNS rebinding and foreign pages refused; security headers on every answer."""
+        if not host_allowed(request.headers.get("Host"), self.host):
+            response: web.StreamResponse = web.Response(status=REFUSED_STATUS, text=REFUSED_TEXT)
+        elif not origin_allowed(request.headers.get("Origin")):
+            response = web.Response(status=403, text=REFUSED_TEXT)
+        else:
+            response = await handler(request)
+        if not response.prepared:
+            response.headers.update(self._headers)
+        return response
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -583,8 +644,8 @@ def _claims(identity: Identity) -> dict[str, str]:
 def _selected_route(body: str) -> str:
     """Route selection on ``$request.body.type``: ``"ping"`` or ``"$default"``."""
     try:
-        value = json.loads(body)
-    except ValueError:
+        value = parse_json(body)
+    except ProtocolError:  # not JSON, or nested too deep to parse: the function says so
         return "$default"
     return "ping" if isinstance(value, dict) and value.get("type") == "ping" else "$default"
 
@@ -598,6 +659,27 @@ def _gateway_frame(message: str, event: dict[str, Any]) -> str:
             "requestId": context["requestId"],
         }
     )
+
+
+@web.middleware
+async def _signed_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The management API's door: a loopback ``Host``, no browser ``Origin`` and a SigV4
+    ``Authorization`` header, as API Gateway requires IAM-signed calls."""
+    if not host_allowed(request.headers.get("Host"), _LOOPBACK):
+        return web.Response(status=REFUSED_STATUS, text=REFUSED_TEXT)
+    signed = request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 Credential=")
+    if "Origin" in request.headers or not signed:
+        return aws_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    return await handler(request)
+
+
+def _cognito_origin(cognito: Mapping[str, str] | None) -> str | None:
+    """Where the web client calls Cognito (``config.js``'s ``cognito``), for the CSP."""
+    if not cognito:
+        return None
+    endpoint = cognito.get("endpoint") or f"https://cognito-idp.{cognito['region']}.amazonaws.com"
+    scheme, _, rest = endpoint.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def _client(request: web.Request) -> Client:
@@ -617,13 +699,41 @@ def _log_late(route_key: str, request_id: str, task: asyncio.Future[Any]) -> Non
         log.info("%s %s: function finished after the timeout", route_key, request_id)
 
 
+class UnsafeBind(ValueError):
+    """``chatkit serve`` was asked to listen beyond this machine with the public default
+    secret (anyone could sign demo tokens for any user)."""
+
+
+def check_bind(host: str, settings: Any) -> None:
+    """Raise :class:`UnsafeBind` when ``host`` is not a loopback address and no secret of
+    one's own is configured (``CHATKIT_AUTH_SECRET``: demo tokens and history cursors).
+
+    Example::
+
+        check_bind("0.0.0.0", Settings.from_env())  # UnsafeBind unless a secret is set
+    """
+    if host_allowed(host, bound="localhost", extra=()) or (
+        settings.auth_secret != type(settings).auth_secret
+    ):
+        return
+    raise UnsafeBind(
+        f"{host}에서 열려면 CHATKIT_AUTH_SECRET에 비밀 값을 정하세요: 기본 비밀은 공개되어 있어 "
+        "누구나 아무 사용자의 토큰을 만들 수 있습니다. "
+        f"(Refusing to listen on {host} with the public default secret: anyone could sign "
+        "tokens for any user. Set CHATKIT_AUTH_SECRET to a secret of your own, e.g. "
+        "`export CHATKIT_AUTH_SECRET=$(openssl rand -hex 32)`, or bind 127.0.0.1.)"
+    )
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """Run the local stack in the foreground until SIGINT or SIGTERM (``chatkit serve``).
 
-    In offline mode without configured endpoints the offline stack (Bedrock emulator,
-    DynamoDB) starts first and its variables go into ``os.environ`` for the handlers. With
-    ``CHATKIT_AUTH=cognito`` and no pool configured, a local user pool with one demo user
-    is created on the offline stack (its name and password are printed).
+    A non-loopback ``host`` needs a secret of one's own (:func:`check_bind`); its clients'
+    ``Host`` names must then be listed in ``CHATKIT_ALLOWED_HOSTS`` unless they use the
+    bound address itself. In offline mode without configured endpoints the offline stack
+    (Bedrock emulator, DynamoDB) starts first and its variables go into ``os.environ`` for
+    the handlers. With ``CHATKIT_AUTH=cognito`` and no pool configured, a local user pool
+    with one demo user is created on the offline stack (its name and password are printed).
 
     Example::
 
@@ -634,6 +744,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     from ._signals import wait_until_signalled
     from .urls import allow_proxy_host, attendee_url, describe
 
+    check_bind(host, Settings.from_env())
     stack = None
     if os.environ.get("CHATKIT_AUTH") == "cognito" and not os.environ.get(
         "CHATKIT_COGNITO_USER_POOL_ID"
@@ -660,6 +771,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
                 where = attendee_url(gateway.port)  # e.g. the Studio/Jupyter proxy URL
                 allow_proxy_host(where)
                 print(describe(where), flush=True)
+                print(f"@connections (loopback): {gateway.management_url}", flush=True)
                 if stack is not None:
                     print(_admin_exports(stack.env), flush=True)
 
@@ -671,7 +783,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
 def _admin_exports(stack_env: Mapping[str, str]) -> str:
     """Shell lines that point admin commands (``chatkit revoke``) at this local stack."""
-    names = [*stack_env, *(n for n in os.environ if n.startswith(("CHATKIT_AUTH", "CHATKIT_COG")))]
+    names = [
+        *stack_env,
+        *(n for n in os.environ if n == "CHATKIT_AUTH" or n.startswith("CHATKIT_COG")),
+    ]
     exports = " ".join(f"{n}={shlex.quote(os.environ[n])}" for n in names)
     return (
         "# 관리 명령용 환경 (for admin commands such as `chatkit revoke USER_ID`):\n"

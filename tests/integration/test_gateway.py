@@ -386,7 +386,7 @@ async def test_get_connection_reports_identity_and_activity(start_gateway):
         await ws.send('{"type":"ping"}')
         await asyncio.wait_for(ws.recv(), 10)
         info = await asyncio.to_thread(
-            management(gateway.url).get_connection, ConnectionId=connection_id
+            management(gateway.management_url).get_connection, ConnectionId=connection_id
         )
     assert info["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": "kit/2"}
     assert info["LastActiveAt"] >= info["ConnectedAt"]
@@ -397,7 +397,7 @@ async def test_delete_connection_closes_the_socket_and_runs_disconnect(start_gat
     gateway = start_gateway(
         {"$connect": recorder.handler("$connect"), "$disconnect": recorder.handler("$disconnect")}
     )
-    client = management(gateway.url + "/local")  # the real URL shape: /{stage}/@connections
+    client = management(gateway.management_url + "/local")  # the real URL shape: /{stage}/@connections
     async with connect(gateway.ws_url) as ws:
         connection_id = recorder.events("$connect")[0]["requestContext"]["connectionId"]
         await asyncio.to_thread(client.delete_connection, ConnectionId=connection_id)
@@ -413,7 +413,7 @@ async def test_delete_connection_closes_the_socket_and_runs_disconnect(start_gat
 @pytest.mark.parametrize("suffix", ["", "/local"])
 def test_posting_to_an_unknown_connection_raises_gone(start_gateway, suffix):
     gateway = start_gateway({})
-    client = management(gateway.url + suffix)
+    client = management(gateway.management_url + suffix)
     with pytest.raises(client.exceptions.GoneException) as gone:
         client.post_to_connection(ConnectionId="Lp3sWdZ9oE0CF7g=", Data=b"{}")
     assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
@@ -422,7 +422,7 @@ def test_posting_to_an_unknown_connection_raises_gone(start_gateway, suffix):
 async def test_posts_over_128_kb_are_refused(start_gateway):
     recorder = Recorder()
     gateway = start_gateway({"$connect": recorder.handler("$connect")})
-    client = management(gateway.url)
+    client = management(gateway.management_url)
     async with connect(gateway.ws_url):
         connection_id = recorder.events("$connect")[0]["requestContext"]["connectionId"]
         with pytest.raises(client.exceptions.PayloadTooLargeException):
@@ -540,10 +540,12 @@ class RecordingInvoker:
 async def test_functions_can_run_behind_another_invoker():
     invoker = RecordingInvoker()
     with Gateway(invoker=invoker, port=0, web_root=None) as gateway:
-        assert invoker.env == {"CHATKIT_CONNECTIONS_ENDPOINT": gateway.url}
+        assert invoker.env == {"CHATKIT_CONNECTIONS_ENDPOINT": gateway.management_url}
         async with aiohttp.ClientSession() as http, http.get(gateway.url + "/history") as response:
             assert (response.status, await response.json()) == (200, [])
-        assert (await raw_get(gateway.port, "/@connections/x"))[0] == 410
+        client = management(invoker.env["CHATKIT_CONNECTIONS_ENDPOINT"])
+        with pytest.raises(client.exceptions.GoneException):
+            await asyncio.to_thread(client.get_connection, ConnectionId="x")
     assert invoker.env == {} and [key for key, _ in invoker.calls] == ["GET /history"]
     with pytest.raises(ValueError, match="not both"):
         Gateway({}, invoker=invoker)
@@ -703,9 +705,8 @@ import signal, threading, time
 from chatkit.local.gateway import serve
 
 def deliver():
-    while not any(t.name == "chatkit-gateway" for t in threading.enumerate()):
+    while signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # serve's handler not yet in
         time.sleep(0.05)
-    time.sleep(0.3)
     signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # handled on this thread
 
 threading.Thread(target=deliver, daemon=True).start()
