@@ -1,0 +1,77 @@
+# The solved exercise cells: the one source of notebooks/solutions/*.ipynb.
+# Each block replaces the exercise cell with that id in that notebook; build it with
+#   .venv/bin/python notebooks/solutions/build.py
+# (tests/teach checks the solution notebooks are up to date and pass with strict=True).
+
+# %% 02_memory ex-context
+def my_context(turns_newest_first, question, *, system_prompt, budget):
+    system, ask = SystemMessage(system_prompt), HumanMessage(question)
+    room = budget - count_message_tokens([system, ask])  # 턴에 쓸 수 있는 토큰 (tokens left for turns)
+    kept = []  # 오래된 → 최신 (oldest → newest)
+    for turn in turns_newest_first:  # 최신 턴부터 (newest first)
+        if turn.status == "error" or not turn.answer:
+            continue
+        pair = turn_messages(turn)
+        if count_message_tokens(pair) > room:
+            break
+        kept = pair + kept
+        room -= count_message_tokens(pair)
+    return [system, *kept, ask]
+
+# %% 02_memory ex-budget
+t3 = turns_newest_first[1]  # t4는 실패한 턴 (t4 failed)
+budget_only_t3 = count_message_tokens(
+    [SystemMessage(settings.system_prompt), *turn_messages(t3), HumanMessage(question)])
+
+# %% 03_dynamodb_history ex-claim
+def my_claim(client, table, user, request_id):
+    try:
+        client.put_item(
+            TableName=table,
+            Item={PK: {"S": user}, SK: {"S": "R#" + request_id}},
+            ConditionExpression="attribute_not_exists(#sk)",
+            ExpressionAttributeNames={"#sk": SK},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+# %% 03_dynamodb_history ex-pages
+def my_pages(client, table, user, limit):
+    request = dict(
+        TableName=table,
+        KeyConditionExpression="#pk = :user AND begins_with(#sk, :turn)",
+        ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+        ExpressionAttributeValues={":user": {"S": user}, ":turn": {"S": "T#"}},
+        ScanIndexForward=False,  # 최신부터 (newest first)
+        Limit=limit,
+    )
+    pages = []
+    while True:
+        response = client.query(**request)
+        pages.append([item[SK]["S"] for item in response["Items"]])
+        if "LastEvaluatedKey" not in response:
+            return pages
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+# %% 04_chat_session ex-mini
+async def mini_astream(session, user, text):
+    request_id = uuid.uuid4().hex
+    claim = session.history.claim(user, request_id)  # 1. 요청 표시 (claim)
+    context = build_context(session.history.recent(user), text,  # 2. 기억 (memory)
+                            system_prompt=settings.system_prompt, budget=settings.context_tokens)
+    yield Start(request_id, session.model_id, claim.created_at)
+    answer, status, failure = [], "completed", None
+    try:
+        async for chunk in session.model.astream(context):  # 3. 모델 스트림 (stream)
+            if chunk.text:
+                answer.append(chunk.text)
+                yield Delta(request_id, chunk.text)  # 4. 새 조각만 (new text only)
+    except Exception as exc:
+        status, failure = "error", exc
+    session.history.save(Turn(user, request_id, text, "".join(answer), status=status,  # 5. 저장
+                              created_at=claim.created_at, model_id=session.model_id))
+    if failure is not None:
+        yield Error(request_id, "model_error", f"모델 오류 (model error): {type(failure).__name__}")
+    else:
+        yield End(request_id, "end_turn", Usage(), Latency())

@@ -1,0 +1,280 @@
+"""Every grader accepts the reference solution (notebooks/solutions/solutions.py) and
+rejects a wrong answer with a hint; ``strict=True`` raises instead of printing."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from chatkit import Turn
+from chatkit.events import Delta, End, Error, Latency, Start, Usage
+from chatkit.memory import build_context, count_message_tokens
+from chatkit.schema import HISTORY_TABLE
+from chatkit.teach import GRADERS, check
+
+SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("solutions_build", SOLUTIONS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ANSWERS = _build_module().solutions()
+
+
+def solution(notebook: str, cell: str, **names) -> dict:
+    """The names a solved exercise cell defines, run with the notebook's earlier names."""
+    namespace = {
+        "SystemMessage": SystemMessage,
+        "HumanMessage": HumanMessage,
+        "count_message_tokens": count_message_tokens,
+        "turn_messages": lambda turn: [HumanMessage(turn.question), AIMessage(turn.answer)],
+        "build_context": build_context,
+        "PK": HISTORY_TABLE.partition_key,
+        "SK": HISTORY_TABLE.sort_key,
+        "uuid": uuid,
+        "Turn": Turn,
+        **dict(Start=Start, Delta=Delta, End=End, Error=Error, Usage=Usage, Latency=Latency),
+        **names,
+    }
+    exec(ANSWERS[notebook][cell], namespace)
+    return namespace
+
+
+def graded(name, answer, capsys, **given) -> str:
+    """Grade a wrong answer: False and a printed bilingual hint; strict raises it."""
+    assert check(name, answer, **given) is False
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"✗ {name}:") and "(" in printed, printed
+    with pytest.raises(AssertionError, match=name):
+        check(name, answer, strict=True, **given)
+    return printed
+
+
+def test_every_grader_has_a_test():
+    tested = {name.removeprefix("test_").rsplit("__", 1)[0] for name in globals()}
+    assert set(GRADERS) <= tested, set(GRADERS) - tested
+
+
+def test_unknown_grader_names_the_known_ones():
+    with pytest.raises(ValueError, match="context_builder"):
+        check("no-such-grader", None)
+
+
+# -- 02 -------------------------------------------------------------------------------
+
+
+def test_context_builder(capsys):
+    my_context = solution("02_memory", "ex-context")["my_context"]
+    assert check("context_builder", my_context) is True
+    assert capsys.readouterr().out == "✓ context_builder: 통과 (passed)\n"
+
+
+def test_context_builder__rejects_wrong_answers(capsys):
+    def stub(turns, question, *, system_prompt, budget):
+        return [SystemMessage(system_prompt), HumanMessage(question)]
+
+    def everything(turns, question, *, system_prompt, budget):  # ignores budget and status
+        pairs = [
+            m for t in reversed(turns) for m in (HumanMessage(t.question), AIMessage(t.answer))
+        ]
+        return [SystemMessage(system_prompt), *pairs, HumanMessage(question)]
+
+    def no_error_filter(turns, question, *, system_prompt, budget):
+        kept = [Turn(t.user_id, t.request_id, t.question, t.answer) for t in turns]
+        return build_context(kept, question, system_prompt=system_prompt, budget=budget)
+
+    assert "최신 턴부터" in graded("context_builder", stub, capsys)
+    assert "실패한 턴" in graded("context_builder", everything, capsys)
+    assert "실패한 턴" in graded("context_builder", no_error_filter, capsys)
+
+    def unfinished(*args, **kwargs):
+        raise NotImplementedError
+
+    assert "아직 작성하지" in graded("context_builder", unfinished, capsys)
+
+
+TURNS = [
+    Turn("u", "t3", "그럼 지하철 요금은?", "서울 지하철 기본요금은 1,550원쯤이에요."),
+    Turn("u", "t2", "서울 맛집도 알려줘", "광장시장 빈대떡과 김밥이 인기예요.", status="error"),
+    Turn("u", "t1", "서울 여행 추천해줘", "경복궁과 북촌 한옥마을을 추천해요."),
+    Turn("u", "t0", "안녕", "안녕하세요!"),
+]
+GIVEN = {"turns": TURNS, "question": "고마워", "system_prompt": "친절하게"}
+
+
+def test_budget_keeps_newest(capsys):
+    turns_newest_first = [Turn("u", "t4", "제주 날씨는?", "바람", status="error"), *TURNS]
+    answer = solution(
+        "02_memory",
+        "ex-budget",
+        turns_newest_first=turns_newest_first,
+        question="고마워",
+        settings=type("S", (), {"system_prompt": "친절하게"}),
+    )["budget_only_t3"]
+    assert check("budget_keeps_newest", answer, **GIVEN) is True
+
+
+def test_budget_keeps_newest__rejects_wrong_answers(capsys):
+    assert "더 작게" in graded("budget_keeps_newest", 4000, capsys, **GIVEN)
+    assert "더 크게" in graded("budget_keeps_newest", 10, capsys, **GIVEN)
+    assert "정수" in graded("budget_keeps_newest", "100", capsys, **GIVEN)
+
+
+# -- 03 -------------------------------------------------------------------------------
+
+
+def test_conditional_claim(settings, capsys):
+    my_claim = solution("03_dynamodb_history", "ex-claim")["my_claim"]
+    assert check("conditional_claim", my_claim, settings=settings) is True
+
+
+def test_conditional_claim__rejects_wrong_answers(settings, capsys):
+    def unconditional(client, table, user, request_id):
+        client.put_item(
+            TableName=table, Item={"user_id": {"S": user}, "sk": {"S": "R#" + request_id}}
+        )
+        return True
+
+    def read_then_write(client, table, user, request_id):
+        key = {"user_id": {"S": user}, "sk": {"S": "R#" + request_id}}
+        if client.get_item(TableName=table, Key=key).get("Item"):
+            return False
+        client.put_item(TableName=table, Item=key)
+        return True
+
+    def uncaught(client, table, user, request_id):
+        client.put_item(
+            TableName=table,
+            Item={"user_id": {"S": user}, "sk": {"S": "R#" + request_id}},
+            ConditionExpression="attribute_not_exists(sk)",
+        )
+        return True
+
+    def wrong_key(client, table, user, request_id):
+        return solution("03_dynamodb_history", "ex-claim")["my_claim"](
+            client, table, user, "X" + request_id
+        )
+
+    assert "ConditionExpression" in graded(
+        "conditional_claim", unconditional, capsys, settings=settings
+    )
+    assert "ConditionalCheckFailed" in graded(
+        "conditional_claim", uncaught, capsys, settings=settings
+    )
+    assert "'R#'" in graded("conditional_claim", wrong_key, capsys, settings=settings)
+    # a read-then-write passes the sequential cases; the race of eight threads catches it
+    # whenever two threads read before either writes — not guaranteed, so not asserted
+    check("conditional_claim", read_then_write, settings=settings)
+
+
+def test_paginated_read(settings, capsys):
+    my_pages = solution("03_dynamodb_history", "ex-pages")["my_pages"]
+    assert check("paginated_read", my_pages, settings=settings) is True
+
+
+def test_paginated_read__rejects_wrong_answers(settings, capsys):
+    my_pages = solution("03_dynamodb_history", "ex-pages")["my_pages"]
+
+    def first_page_only(client, table, user, limit):
+        return my_pages(client, table, user, limit)[:1]
+
+    def oldest_first(client, table, user, limit):
+        return [page[::-1] for page in my_pages(client, table, user, limit)[::-1]]
+
+    def endless(client, table, user, limit):
+        pages = []
+        while len(pages) < 1000:
+            response = client.query(
+                TableName=table,
+                KeyConditionExpression="user_id = :u",
+                ExpressionAttributeValues={":u": {"S": user}},
+                Limit=limit,
+            )
+            pages.append([item["sk"]["S"] for item in response["Items"]])
+        return pages
+
+    def everything(client, table, user, limit):  # markers too, not just turns
+        response = client.query(
+            TableName=table,
+            KeyConditionExpression="user_id = :u",
+            ExpressionAttributeValues={":u": {"S": user}},
+            ScanIndexForward=False,
+        )
+        return [[item["sk"]["S"]] for item in response["Items"]]
+
+    assert "첫 페이지뿐" in graded("paginated_read", first_page_only, capsys, settings=settings)
+    assert "ScanIndexForward" in graded("paginated_read", oldest_first, capsys, settings=settings)
+    assert "ExclusiveStartKey" in graded("paginated_read", endless, capsys, settings=settings)
+    assert "T#" in graded("paginated_read", everything, capsys, settings=settings)
+
+
+# -- 04 -------------------------------------------------------------------------------
+
+
+def mini(settings):
+    return solution("04_chat_session", "ex-mini", settings=settings)["mini_astream"]
+
+
+def test_mini_session(session, capsys):
+    assert check("mini_session", mini(session.settings), session=session) is True
+    assert check("mini_session_errors", mini(session.settings), session=session) is True
+
+
+def test_mini_session__rejects_wrong_answers(session, capsys):
+    async def no_memory(session_, user, text):  # context without the earlier turns
+        async for event in mini(session.settings)(_NoHistory(session_), user, text):
+            yield event
+
+    async def unsaved(session_, user, text):
+        yield Start("r", "m", "")
+        yield Delta("r", "안녕")
+        yield End("r", "end_turn", Usage(), Latency())
+
+    def not_async(session_, user, text):
+        return [Start("r", "m", "")]
+
+    assert "ChatSession" in graded("mini_session", no_memory, capsys, session=session)
+    assert "저장되지" in graded("mini_session", unsaved, capsys, session=session)
+    assert "비동기 생성기" in graded("mini_session", not_async, capsys, session=session)
+
+
+def test_mini_session_errors__rejects_wrong_answers(session, capsys):
+    async def no_except(session_, user, text):  # the stream's exception escapes
+        request_id = uuid.uuid4().hex
+        claim = session_.history.claim(user, request_id)
+        yield Start(request_id, "m", claim.created_at)
+        async for chunk in session_.model.astream(text):
+            yield Delta(request_id, chunk.text)
+
+    printed = graded("mini_session_errors", no_except, capsys, session=session)
+    assert "오류" in printed or "Error" in printed
+
+
+class _NoHistory:
+    """The session, but ``history.recent`` forgets everything (a builder without memory)."""
+
+    def __init__(self, session):
+        self._session = session
+        self.history = _Forgetful(session.history)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+class _Forgetful:
+    def __init__(self, history):
+        self._history = history
+
+    def recent(self, user, limit=50):
+        return []
+
+    def __getattr__(self, name):
+        return getattr(self._history, name)
