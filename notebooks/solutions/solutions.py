@@ -25,15 +25,13 @@ budget_only_t3 = count_message_tokens(
 
 # %% 03_dynamodb_history ex-claim
 def my_claim(client, table, user, request_id):
+    item = {PK: {"S": user}, SK: {"S": "R#" + request_id}}
     try:
-        client.put_item(
-            TableName=table,
-            Item={PK: {"S": user}, SK: {"S": "R#" + request_id}},
-            ConditionExpression="attribute_not_exists(#sk)",
-            ExpressionAttributeNames={"#sk": SK},
-        )
+        client.put_item(TableName=table, Item=item,
+                        ConditionExpression="attribute_not_exists(#sk)",
+                        ExpressionAttributeNames={"#sk": SK})
     except client.exceptions.ConditionalCheckFailedException:
-        return False
+        return False  # 이미 있음 (already claimed)
     return True
 
 # %% 03_dynamodb_history ex-pages
@@ -47,12 +45,13 @@ def my_pages(client, table, user, limit):
         Limit=limit,
     )
     pages = []
-    while True:
+    response = client.query(**request)
+    pages.append([item[SK]["S"] for item in response["Items"]])
+    while "LastEvaluatedKey" in response:
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         response = client.query(**request)
         pages.append([item[SK]["S"] for item in response["Items"]])
-        if "LastEvaluatedKey" not in response:
-            return pages
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return pages
 
 # %% 04_chat_session ex-mini
 async def mini_astream(session, user, text):
