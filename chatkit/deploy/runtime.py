@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "LAMBDA_ENV",
     "LAMBDA_PYTHON",
     "ImportTimes",
     "RuntimeNotFound",
@@ -32,6 +33,19 @@ __all__ = [
 
 #: The Lambda runtime of infra/template.yaml (``Runtime: python3.12``).
 LAMBDA_PYTHON = (3, 12)
+
+#: An environment like a deployed function's at init, offline: AWS mode, placeholder keys
+#: (nothing is called), no AWS config files, no instance metadata. Add ``_HANDLER`` (as
+#: Lambda sets it) to run a function's init.
+LAMBDA_ENV = {
+    "CHATKIT_MODE": "aws",
+    "AWS_REGION": "ap-northeast-2",
+    "AWS_ACCESS_KEY_ID": "init",
+    "AWS_SECRET_ACCESS_KEY": "init",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 #: Run a script with only the bundle and the standard library importable: ``-I`` drops
 #: the script's directory, PYTHONPATH and user site-packages; ``-S`` drops site-packages.
@@ -110,14 +124,16 @@ def unpack(zip_path: Path) -> Path:
 class ImportTimes:
     """Cold import times in a fresh interpreter, milliseconds."""
 
-    #: ``import chatkit.aws.handlers`` — the init of every function.
+    #: ``import chatkit.aws.handlers`` — a function's init (the chat function's builds the
+    #: chat path in it: what a SnapStart snapshot holds).
     handlers_ms: float
-    #: then ``chatkit.session`` + ``langchain_aws`` — what ``$default`` adds on its first chat.
+    #: then ``chatkit.session`` + ``langchain_aws`` — what is left for the first chat, after
+    #: a restore (nothing once the init loaded it).
     chat_path_ms: float
 
     def __str__(self) -> str:
         return (
-            f"핸들러 import (handler import) {self.handlers_ms:.0f} ms · "
+            f"핸들러 import (init) {self.handlers_ms:.0f} ms · "
             f"첫 채팅 경로 (first chat path) +{self.chat_path_ms:.0f} ms"
         )
 
@@ -134,11 +150,15 @@ print(json.dumps({"handlers_ms": (t1 - t0) * 1000, "chat_path_ms": (t2 - t1) * 1
 """
 
 
-def measure_cold_import(bundle_dir: Path, python: str, *, use_pyc: bool = True) -> ImportTimes:
+def measure_cold_import(
+    bundle_dir: Path, python: str, *, use_pyc: bool = True, handler: str | None = None
+) -> ImportTimes:
     """Time the handler imports in a new ``python`` process that sees only the bundle.
 
     ``use_pyc=False`` ignores the bundle's ``.pyc`` files (every module compiled from
     source, as on Lambda for a bundle built without them): the benchmark's baseline.
+    ``handler`` (e.g. ``"chatkit.aws.handlers.ws_default"``) runs that function's init as
+    Lambda does (``_HANDLER`` set, :data:`LAMBDA_ENV`); None: the import alone.
     """
     with tempfile.TemporaryDirectory() as empty:
         flags = () if use_pyc else ("-B", "-X", f"pycache_prefix={empty}")
@@ -147,7 +167,11 @@ def measure_cold_import(bundle_dir: Path, python: str, *, use_pyc: bool = True) 
             capture_output=True,
             text=True,
             timeout=120,
-            env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"},
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "LANG": "C.UTF-8",
+                **({**LAMBDA_ENV, "_HANDLER": handler} if handler else {}),
+            },
         )
     if result.returncode != 0:
         raise RuntimeError(f"import from the bundle failed:\n{result.stderr[-2000:]}")

@@ -3,12 +3,16 @@ alone, well under Lambda's size limit."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import zipfile
 
+import pytest
+
 from chatkit.cli import main
 from chatkit.deploy.package import LAMBDA_UNZIPPED_LIMIT, ZIP_TIME, build_bundle
-from chatkit.deploy.runtime import isolated_command, measure_cold_import, unpack
+from chatkit.deploy.runtime import LAMBDA_ENV, isolated_command, measure_cold_import, unpack
 
 NOT_IN_LAMBDA = (
     "IPython/",
@@ -100,3 +104,67 @@ def test_package_command_prints_path_sizes_hash_and_import_time(lambda_bundle, c
     assert str(lambda_bundle.path) in out and lambda_bundle.sha256 in out
     assert "MB zipped" in out and "MB unzipped" in out and "(cached)" in out
     assert "cold import" in out
+
+
+#: A function's init from the zip, as Lambda runs it (``_HANDLER`` set): which parts of the
+#: chat path it loaded, and every socket connection it tried (none may be in a snapshot).
+_INIT = """
+import json, sys
+connects = []
+sys.addaudithook(lambda event, args: event == "socket.connect" and connects.append(repr(args[1])))
+import chatkit.aws.handlers as handlers
+chat_path = ("chatkit.session", "chatkit.llm", "langchain_aws", "botocore.client")
+print(json.dumps({
+    "loaded": [name for name in chat_path if name in sys.modules],
+    "built": handlers._backend is not None,
+    "session": handlers._backend is not None and "session" in vars(handlers._backend),
+    "connects": connects,
+}))
+"""
+
+FUNCTIONS = {  # handler → the sign-in it runs with
+    "ws_default": "demo",
+    "ws_connect": "demo",
+    "ws_disconnect": "demo",
+    "http_history": "demo",
+    "http_login": "demo",
+    "ws_authorize": "cognito",
+}
+
+
+def function_init(bundle_dir, python, handler, auth):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        **LAMBDA_ENV,
+        "_HANDLER": f"chatkit.aws.handlers.{handler}",
+        "CHATKIT_AUTH": auth,
+        "CHATKIT_COGNITO_USER_POOL_ID": "ap-northeast-2_Ab12",
+        "CHATKIT_COGNITO_CLIENT_ID": "client1",
+    }
+    result = subprocess.run(
+        isolated_command(python, bundle_dir, _INIT), capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("handler", sorted(FUNCTIONS))
+def test_only_the_chat_function_loads_the_chat_path_at_init(lambda_bundle, python312, handler):
+    """SnapStart snapshots what the init loaded: the chat function (``ws_default``) imports
+    and builds the chat path there (session, langchain-aws's model, the clients), so the
+    first chat after a restore does not; the others do not pay for it. No init opens a
+    connection (creating a boto3 client connects nowhere), so none is in a snapshot."""
+    report = function_init(unpack(lambda_bundle.path), python312, handler, FUNCTIONS[handler])
+    assert report["built"] is True and report["connects"] == []
+    if handler == "ws_default":
+        assert report["session"] is True
+        assert report["loaded"] == [
+            "chatkit.session",
+            "chatkit.llm",
+            "langchain_aws",
+            "botocore.client",
+        ]
+    else:
+        assert report["session"] is False
+        assert not {"chatkit.session", "chatkit.llm", "langchain_aws"} & set(report["loaded"])
