@@ -74,6 +74,8 @@ print("\n".join(sorted({f"{d.metadata['Name']}=={d.version}" for d in md.distrib
 PY
 }
 BEFORE="$(server_freeze)"
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
 
 # --- 1. the kernel environment -----------------------------------------------------------------
 env_version() { "$ENV_PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; }
@@ -99,22 +101,24 @@ STAMP="$ENV_DIR/.chatkit-setup"
 WANT="$( { cat "$ROOT/pyproject.toml"; echo "$ROOT $PY_VERSION"; } | "$SERVER_PY" -c \
   'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" = "$WANT" ] \
-  && "$ENV_PY" -c "import chatkit, chatkit_widgets, ipykernel" 2>/dev/null; then
+  && "$ENV_PY" -c "import chatkit, chatkit_widgets, ipykernel, pip" 2>/dev/null; then
   say "  ✓ chatkit 이미 설치됨 (already installed)"
 else
   say "  chatkit[notebook] 설치 중 (installing), 처음에는 1–3분 (1–3 minutes the first time)…"
   rm -f "$STAMP"
   if [ -n "$UV" ]; then
-    INSTALL=("$UV" pip install --quiet --python "$ENV_PY" -e "${ROOT}[notebook]")
+    # pip too: notebook 07 builds the Lambda zip with `python -m pip`, and attendees use %pip.
+    INSTALL=("$UV" pip install --quiet --python "$ENV_PY" pip -e "${ROOT}[notebook]")
   else
     "$ENV_PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
     INSTALL=("$ENV_PY" -m pip install --quiet --disable-pip-version-check -e "${ROOT}[notebook]")
   fi
-  "${INSTALL[@]}" \
+  "${INSTALL[@]}" >"$STAGE/install.log" 2>&1 \
     || die "설치하지 못했습니다 (install failed): ${INSTALL[*]}" \
+      "$(tail -n 25 "$STAGE/install.log")" \
       "PyPI에 연결되는지(네트워크, 프록시) 확인하고 다시 실행하세요; 이미 설치된 것은 남아 있습니다." \
       "(Check that PyPI is reachable — network, proxy — and run again; nothing is lost.)"
-  "$ENV_PY" -c "import chatkit, chatkit_widgets, ipykernel" \
+  "$ENV_PY" -c "import chatkit, chatkit_widgets, ipykernel, pip" \
     || die "설치 뒤에도 chatkit을 import하지 못합니다 (chatkit does not import after install)."
   echo "$WANT" >"$STAMP"
   say "  ✓ chatkit 설치됨 (installed)"
@@ -123,8 +127,6 @@ fi
 # --- 2. the kernelspec and the widget front-ends, in the user's Jupyter data directory --------
 DATA_DIR="$("$SERVER_PY" -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())')"
 DISPLAY_NAME="chatkit (Python $SHORT_VERSION)"
-STAGE="$(mktemp -d)"
-trap 'rm -rf "$STAGE"' EXIT
 LOG="$("$ENV_PY" -m ipykernel install --prefix "$STAGE" --name chatkit \
   --display-name "$DISPLAY_NAME" 2>&1)" || die "커널을 등록하지 못했습니다 (kernelspec failed)." "$LOG"
 

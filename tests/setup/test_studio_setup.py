@@ -276,3 +276,41 @@ def test_a_wrong_server_python_is_named(runs, tmp_path):
     no_jupyter, _ = s.run(CHATKIT_SERVER_PYTHON=str(bare / "bin" / "python"))
     assert no_jupyter.returncode == 1
     assert "no Jupyter in this Python" in no_jupyter.stderr
+
+
+def test_the_lifecycle_configuration_sets_up_a_fresh_home(runs, tmp_path):
+    """infra/studio-lifecycle.sh as Studio runs it at a space's start: it returns at once,
+    clones the repository into an empty home, runs the setup in the background; a restart
+    finds everything in place."""
+    s = runs["s"]
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the lifecycle script clones the repository")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in s.env.items() if not k.startswith(("JUPYTER_", "CHATKIT_ENV"))}
+    env.update(
+        HOME=str(home),
+        UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
+        CHATKIT_REPO_URL=f"file://{ROOT}",
+        CHATKIT_REPO_REF="",
+    )
+    status = home / ".chatkit" / "setup.status"
+    for start in ("first", "restart"):
+        done = subprocess.run(
+            ["bash", str(ROOT / "infra" / "studio-lifecycle.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "setup.log" in done.stdout
+        while not status.exists():  # the setup runs on in the background
+            time.sleep(0.5)
+        log = (home / ".chatkit" / "setup.log").read_text()
+        assert status.read_text().strip() == "0", (start, log)
+        assert "서버 환경 그대로 (server environment unchanged)" in log
+    assert "이미 설치됨 (already installed)" in log
+    spec = json.loads((home / ".local/share/jupyter/kernels/chatkit/kernel.json").read_text())
+    assert spec["argv"][0] == str(home / ".chatkit" / "venv" / "bin" / "python")
+    assert (home / "chatkit" / "scripts" / "studio-setup.sh").is_file()
