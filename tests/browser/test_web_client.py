@@ -166,8 +166,8 @@ def sign_in(page: Any, user_id: str) -> None:
 
 
 def wait_connected(page: Any, timeout: float = 15_000) -> None:
-    page.wait_for_function(
-        "!document.getElementById('chat-screen').hidden"
+    page.wait_for_function(  # a function, not an expression: the page's CSP forbids eval
+        "() => !document.getElementById('chat-screen').hidden"
         " && !document.getElementById('send-button').disabled"
         " && document.getElementById('notice').hidden",
         timeout=timeout,
@@ -183,7 +183,8 @@ def ask(page: Any, text: str) -> str:
     before = page.locator(".msg.assistant").count()
     page.fill("#input", text)
     page.press("#input", "Enter")
-    page.wait_for_function(f"document.querySelectorAll('.msg.assistant').length > {before}")
+    more = "n => document.querySelectorAll('.msg.assistant').length > n"
+    page.wait_for_function(more, arg=before)
     return page.locator(".msg.assistant").last.get_attribute("data-request-id")
 
 
@@ -199,6 +200,9 @@ def wait_done(page: Any, request_id: str, timeout: float = 20_000) -> str:
         timeout=timeout,
     )
     return answer(page, request_id).get_attribute("data-status")
+
+
+USERS_SHOWN = "n => document.querySelectorAll('.msg.user').length === n"
 
 
 def bubble_text(page: Any, request_id: str) -> str:
@@ -296,14 +300,14 @@ def test_history_after_reload_and_load_older(server: Server, open_page: Any):
 
     page = open_page(server)
     sign_in(page, user)
-    page.wait_for_function("document.querySelectorAll('.msg.user').length === 20")
+    page.wait_for_function(USERS_SHOWN, arg=20)
     users = page.locator(".msg.user .bubble")
     assert users.first.inner_text() == questions[3] and users.last.inner_text() == questions[22]
     assert page.is_visible("#load-older")
     # A page reload keeps the sign-in (sessionStorage) and shows the history again.
     page.reload()
     wait_connected(page)
-    page.wait_for_function("document.querySelectorAll('.msg.user').length === 20")
+    page.wait_for_function(USERS_SHOWN, arg=20)
     assert page.locator(".msg.assistant[data-status=completed]").count() == 20
 
     # "Load older" from the top: 3 more turns, and what was on screen stays put.
@@ -311,7 +315,7 @@ def test_history_after_reload_and_load_older(server: Server, open_page: Any):
     anchor = page.locator('.msg.user[data-request-id="h-3"]')
     top_before = anchor.bounding_box()["y"]
     page.click("#load-older")
-    page.wait_for_function("document.querySelectorAll('.msg.user').length === 23")
+    page.wait_for_function(USERS_SHOWN, arg=23)
     assert users.first.inner_text() == questions[0]
     assert abs(anchor.bounding_box()["y"] - top_before) <= 2
     assert page.is_hidden("#load-older")  # no more pages
@@ -514,6 +518,59 @@ def test_korean_ime_enter_while_composing(server: Server, open_page: Any):
     assert page.locator(".msg.user").count() == 1
     turns = server.history(session_token(page))
     assert [t["question"] for t in turns] == ["서울 여행"]  # one chat request, full text
+
+
+# Each character of a bubble's text: [character, x relative to the bubble, y relative to it].
+GLYPHS = """(bubble) => {
+    const text = bubble.firstChild, box = bubble.getBoundingClientRect(), out = [];
+    for (let i = 0; i < text.data.length; i++) {
+        const range = document.createRange();
+        range.setStart(text, i);
+        range.setEnd(text, i + 1);
+        const r = range.getBoundingClientRect();
+        out.push([text.data[i], Math.round(r.x - box.x), Math.round(r.y - box.y)]);
+    }
+    return out;
+}"""
+
+
+def test_bidi_controls_stay_inside_their_bubble(server: Server, open_page: Any):
+    """13 C.7: every bubble is ``dir="auto"`` with ``unicode-bidi: plaintext``: a Hebrew
+    message reads right to left, and a U+202E RIGHT-TO-LEFT OVERRIDE reorders nothing but
+    the rest of its own line — not its next line, not the next message."""
+    page = open_page(server)
+    sign_in(page, _user())
+    plain = "!rate 0 abc 가나 def"
+    with_rlo = "!rate 0 abc \u202e가나 def\n다음 줄 xyz"
+    asked = []
+    for text in (plain, with_rlo, plain, "שלום עולם"):  # no directive: Hebrew comes first
+        asked.append(ask(page, text))
+        assert wait_done(page, asked[-1]) == "completed"
+
+    for style in page.eval_on_selector_all(
+        ".bubble", "els => els.map(e => [e.dir, getComputedStyle(e).unicodeBidi])"
+    ):
+        assert style == ["auto", "plaintext"], style
+    users = page.locator(".msg.user .bubble")
+    hebrew = users.nth(3).evaluate("e => getComputedStyle(e).direction")
+    assert hebrew == "rtl"  # dir="auto": the direction of its own text
+    assert users.nth(0).evaluate("e => getComputedStyle(e).direction") == "ltr"
+
+    before, override, after = (users.nth(i).evaluate(GLYPHS) for i in range(3))
+    assert after == before  # the message after the override is laid out exactly as before it
+    xs = [x for _, x, _ in before]
+    assert xs == sorted(xs)  # left to right, in logical order
+    line_one = [g for g in override if g[2] == override[0][2] and g[0] != "\n"]
+    line_two = [g for g in override if g[2] != override[0][2] and g[0] != "\n"]
+    assert "".join(c for c, _, _ in line_two) == "다음 줄 xyz"
+    xs = [x for _, x, _ in line_two]
+    assert xs == sorted(xs)  # the override ended with its line
+    rlo = [c for c, _, _ in line_one].index("\u202e")
+    flipped = [x for _, x, _ in line_one[rlo + 1 :]]
+    assert flipped == sorted(flipped, reverse=True)  # what follows U+202E on its line: reversed
+    # The answer's footer (after the bubble that echoes the override) reads normally.
+    footer = answer(page, asked[1]).locator(".footer")
+    assert footer.inner_text().startswith("첫 토큰 first token")
 
 
 def test_phone_width(server: Server, open_page: Any, artifacts: Path):
