@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: API Gateway's WebSocket frame limit.
-MAX_FRAME_BYTES = 32 * 1024
+MAX_FRAME_BYTES = 32_000  # a little under the 32 KB (32,768 bytes) limit
 #: API Gateway's WebSocket message limit (a message may span frames); bodies over it are
 #: refused before parsing.
 MAX_MESSAGE_BYTES = 128 * 1024
