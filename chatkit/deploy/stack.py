@@ -9,12 +9,14 @@ CDK, Node or Docker. Both are idempotent and resume after a failure.
     >>> destroy(aws, "chatkit")                                         # doctest: +SKIP
     True
 
-``deploy``: print the plan and the cost note → make sure a failed earlier attempt is
-out of the way (``ROLLBACK_COMPLETE`` → ask, delete; ``DELETE_FAILED`` → ask, delete again;
-a running operation → wait) → upload the zip to the artifacts bucket → create a change set
-(no changes: "up to date") → show it and ask (no: withdraw it and the new zip) → execute,
-printing events → upload the web client with the endpoints in ``config.js`` → print the
-outputs.
+``deploy``: print the plan and the cost note → call the model once with the deployer's
+credentials (the first-use subscription; a failure stops here) → make sure a failed earlier
+attempt is out of the way (``ROLLBACK_COMPLETE`` → ask, delete; ``DELETE_FAILED`` → ask,
+delete again; a running operation → wait) → upload the zip to the artifacts bucket (and the
+template, near CloudFormation's inline limit) → create a change set (no changes: "up to
+date"; not ready in time: stop) → show it and ask (no: withdraw it and the new uploads) →
+execute, printing events → upload the web client with the endpoints in ``config.js`` →
+print the outputs.
 ``destroy``: empty the web bucket (all versions) → delete the stack (retry on
 ``DELETE_FAILED``) → remove the stack's artifacts.
 """

@@ -500,9 +500,3 @@ def test_web_client_is_served_with_a_content_security_policy():
     assert headers["ContentTypeOptions"] == {"Override": True}
     assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert headers["FrameOptions"]["FrameOption"] == "DENY"
-
-
-def test_cfn_lint_is_clean():
-    from chatkit.deploy.template import lint_template
-
-    assert lint_template() == []
