@@ -113,10 +113,13 @@ def _studio(port: int, metadata: Mapping[str, object], env: Mapping[str, str]) -
     if metadata["AppType"] == "JupyterServer" and domain:
         host = f"{domain}.studio.{region}.sagemaker.aws"
         return Where("studio", f"https://{host}{path}", path, proxy_host=host)
+    host = f"<space>.studio.{region}.sagemaker.aws"
     note = (
         "  SageMaker Studio: 지금 JupyterLab 탭의 주소에서 호스트는 그대로 두고 경로만 "
-        f"{path} 로 바꾸세요 (keep your JupyterLab tab's host, "
-        f"https://<space>.studio.{region}.sagemaker.aws, and use this path)."
+        f"{path} 로 바꾸세요 (keep your JupyterLab tab's host, https://{host}, and use "
+        "this path).\n"
+        f"  421이 나오면 그 호스트를 허용하고 다시 시작하세요 (if it answers 421, restart with "
+        f"CHATKIT_ALLOWED_HOSTS={host} — your tab's host)."
     )
     return Where("studio", None, path, note)
 

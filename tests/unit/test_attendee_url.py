@@ -44,6 +44,8 @@ def test_studio_jupyterlab_space_gives_the_proxy_path_on_the_tabs_host(tmp_path)
     assert where.path == "/jupyterlab/default/proxy/8765/"
     # A space's host is its own (not the domain id): the attendee keeps the tab's host.
     assert "https://<space>.studio.ap-northeast-2.sagemaker.aws" in where.note
+    # Its Host is not known here, so the DNS-rebinding guard cannot be told; the note says how.
+    assert "CHATKIT_ALLOWED_HOSTS=<space>.studio.ap-northeast-2.sagemaker.aws" in where.note
     text = describe(where)
     assert text.startswith(
         "브라우저에서 열기 (open in your browser): /jupyterlab/default/proxy/8765/"
