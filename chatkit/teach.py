@@ -386,6 +386,24 @@ async def mini_session_errors(answer: Callable[..., Any], *, session: Any) -> No
         session.reset(user)
 
 
+@grader
+def stored_error_turn(answer: Any, *, session: Any, user: str) -> None:
+    """Offline: ``answer`` is the stored ``error`` turn of ``user`` (found in the history)."""
+    if session.settings.mode != "offline":
+        print("  (aws 모드: !fail-after는 오프라인 전용이라 건너뜁니다 — offline only, skipped)")
+        return
+    if answer is None:
+        raise NotImplementedError
+    if getattr(answer, "status", None) != "error":
+        raise Hint(
+            "status가 'error'인 Turn을 찾으세요 (history.recent(user))",
+            "find the Turn whose status is 'error' in history.recent(user)",
+        )
+    stored = session.history.get(user, answer.request_id)
+    if stored is None or stored.status != "error":
+        raise Hint("그 턴이 이 사용자의 기록에 없습니다", "that turn is not in this user's history")
+
+
 def _run(coroutine: Any) -> None:
     """Run a grader coroutine, also where a loop already runs (Jupyter): in a thread."""
     import asyncio

@@ -56,21 +56,25 @@ def my_pages(client, table, user, limit):
 # %% 04_chat_session ex-mini
 async def mini_astream(session, user, text):
     request_id = uuid.uuid4().hex
-    claim = session.history.claim(user, request_id)  # 1. 요청 표시 (claim)
-    context = build_context(session.history.recent(user), text,  # 2. 기억 (memory)
+    claim = session.history.claim(user, request_id)  # 1. 요청 표시 (claim, 03)
+    context = build_context(session.history.recent(user), text,  # 2. 기억 (memory, 02)
                             system_prompt=settings.system_prompt, budget=settings.context_tokens)
     yield Start(request_id, session.model_id, claim.created_at)
     answer, status, failure = [], "completed", None
     try:
-        async for chunk in session.model.astream(context):  # 3. 모델 스트림 (stream)
+        async for chunk in session.model.astream(context):  # 3. 모델 스트림 (model stream)
             if chunk.text:
                 answer.append(chunk.text)
                 yield Delta(request_id, chunk.text)  # 4. 새 조각만 (new text only)
-    except Exception as exc:
+    except Exception as exc:  # 모델 실패 (the model failed)
         status, failure = "error", exc
-    session.history.save(Turn(user, request_id, text, "".join(answer), status=status,  # 5. 저장
+    session.history.save(Turn(user, request_id, text, "".join(answer), status=status,  # 5. 저장 (save)
                               created_at=claim.created_at, model_id=session.model_id))
     if failure is not None:
         yield Error(request_id, "model_error", f"모델 오류 (model error): {type(failure).__name__}")
     else:
         yield End(request_id, "end_turn", Usage(), Latency())
+
+# %% 04_chat_session ex-error
+fail_events = [event async for event in mini_astream(session, mini_user, "!fail-after 3 부산 여행 추천해줘")]
+failed_turn = next((turn for turn in session.history.recent(mini_user) if turn.status == "error"), None)

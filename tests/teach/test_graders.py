@@ -278,3 +278,22 @@ class _Forgetful:
 
     def __getattr__(self, name):
         return getattr(self._history, name)
+
+
+def test_stored_error_turn(session, capsys):
+    user = f"teach-test-{uuid.uuid4().hex[:8]}"
+    events = list(session.stream(user, "!rate 0 !fail-after 2 부산"))
+    assert events[-1].type == "error"
+    failed = next(turn for turn in session.history.recent(user) if turn.status == "error")
+    assert check("stored_error_turn", failed, session=session, user=user) is True
+
+
+def test_stored_error_turn__rejects_wrong_answers(session, capsys):
+    user = f"teach-test-{uuid.uuid4().hex[:8]}"
+    list(session.stream(user, "!rate 0 안녕"))
+    completed = session.history.recent(user)[0]
+    elsewhere = Turn(user, "never-stored", "?", "부분", status="error")
+    given = {"session": session, "user": user}
+    assert "아직 작성하지" in graded("stored_error_turn", None, capsys, **given)
+    assert "'error'" in graded("stored_error_turn", completed, capsys, **given)
+    assert "기록에 없습니다" in graded("stored_error_turn", elsewhere, capsys, **given)

@@ -1,0 +1,80 @@
+"""The exercise notebooks in a real kernel (offline): each run twice in one kernel.
+
+- blank: no error on either run, and every ``check`` cell prints a hint (``✗``);
+- solution (``strict=True``): every check passes on both runs;
+- the solution notebooks are what ``notebooks/solutions/build.py`` makes from the blanks.
+
+The solution notebooks are left out of nbval collection (notebooks/solutions/conftest.py):
+they run here, strict, twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2] / "notebooks"
+SOLUTIONS = ROOT / "solutions"
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("solutions_build", SOLUTIONS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BUILD = _build_module()
+NAMES = sorted(BUILD.solutions())
+
+
+def run_twice(path: Path) -> list[list[str]]:
+    """Execute the notebook, then all its cells again in the same kernel; the printed
+    output of each ``check`` cell, per run."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    notebook.cells = [*cells, *copy.deepcopy(cells)]
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    runs = []
+    for half in (notebook.cells[: len(cells)], notebook.cells[len(cells) :]):
+        runs.append(
+            [
+                "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+                for cell in half
+                if "check" in cell.metadata.get("tags", [])
+            ]
+        )
+    return runs
+
+
+def test_there_are_exercises_and_checks():
+    for name in NAMES:
+        notebook = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
+        tags = [tag for cell in notebook.cells for tag in cell.metadata.get("tags", [])]
+        assert tags.count("exercise") >= 2 and tags.count("check") >= 2, name
+
+
+def test_solution_notebooks_are_built_from_the_blanks():
+    stale = [p.name for p, text in BUILD.build().items() if p.read_text(encoding="utf-8") != text]
+    assert not stale, f"run notebooks/solutions/build.py: {stale}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_blank_notebook_twice_prints_hints(name):
+    for printed in run_twice(ROOT / f"{name}.ipynb"):
+        assert printed and all("✗" in out for out in printed), printed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_notebook_twice_passes_strict(name):
+    for printed in run_twice(SOLUTIONS / f"{name}.ipynb"):
+        assert printed and all("✓" in out and "✗" not in out for out in printed), printed
