@@ -207,7 +207,8 @@ def _free_port() -> int:
 
 def test_a_running_jupyterlab_lists_the_kernel_and_the_widget_front_end(runs, tmp_path):
     """A real JupyterLab from the server env: its kernelspecs API has ``chatkit``, its page
-    config has the anywidget front-end, and jupyter-ai's server extension still loads."""
+    config has the anywidget front-end and serves its code, and jupyter-ai's server extension
+    still loads."""
     s, port, token = runs["s"], _free_port(), "studio-setup-test"
     log = tmp_path / "lab.log"
     args = ["-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
@@ -223,8 +224,14 @@ def test_a_running_jupyterlab_lists_the_kernel_and_the_widget_front_end(runs, tm
             assert "chatkit" in json.load(reply)["kernelspecs"]
         with urllib.request.urlopen(f"{base}/lab?token={token}") as reply:
             page = reply.read().decode()
-        assert '"name": "anywidget"' in page
-        assert '"name": "@jupyter-widgets/jupyterlab-manager"' in page
+        config = json.loads(
+            page.split('id="jupyter-config-data" type="application/json">')[1].split("</script>")[0]
+        )
+        loads = {ext["name"]: ext["load"] for ext in config["federated_extensions"]}
+        assert {"anywidget", "@jupyter-widgets/jupyterlab-manager"} <= loads.keys()
+        entry = f"{base}/lab/extensions/anywidget/{loads['anywidget']}?token={token}"
+        with urllib.request.urlopen(entry) as reply:  # served from the user's data dir
+            assert reply.status == 200 and len(reply.read()) > 0
     finally:
         lab.terminate()
         lab.wait(timeout=60)
