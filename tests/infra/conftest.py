@@ -44,3 +44,29 @@ def tiny_bundle(tmp_path_factory) -> Bundle:
     with zipfile.ZipFile(path, "w") as bundle:
         bundle.writestr("handler.py", "def handler(event, context):\n    return {}\n")
     return Bundle.from_zip(path)
+
+
+@pytest.fixture
+def stored_secret(stack, settings):
+    """A demo-token key stored in the offline stack's moto Secrets Manager, as the deployed
+    stack's ``AuthSecret``: ``(value, env)`` where ``env`` is what a function gets to read
+    it (the ARN, and the standard endpoint variable pointing at moto)."""
+    import uuid
+
+    import boto3
+
+    value = uuid.uuid4().hex + uuid.uuid4().hex
+    arn = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.dynamodb_url,
+        region_name=settings.region,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    ).create_secret(Name=f"chatkit-{uuid.uuid4().hex[:8]}", SecretString=value)["ARN"]
+    env = {
+        "CHATKIT_AUTH_SECRET_ARN": arn,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": stack.dynamodb_url,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    return value, env

@@ -268,22 +268,15 @@ def test_each_role_allows_every_call_its_handler_makes(recorded_calls):
 
 
 def test_the_auth_secret_read_at_init_is_allowed_to_exactly_the_functions_given_it(
-    monkeypatch, settings, stack
+    monkeypatch, settings, stored_secret
 ):
     """The backend's init reads the secret named by ``CHATKIT_AUTH_SECRET_ARN`` (moto's
     Secrets Manager here): that one call, and each role whose function gets the ARN allows
     it on that secret — no other role may read it."""
-    import boto3
-
     from chatkit.aws import handlers
 
-    arn = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.dynamodb_url,
-        region_name=settings.region,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    ).create_secret(Name="chatkit-init-test", SecretString="init-secret-value")["ARN"]
+    value, secret_env = stored_secret
+    arn = secret_env[handlers.SECRET_ARN_VARIABLE]
     calls: list[tuple[str, Any]] = []
     real_call = botocore.client.BaseClient._make_api_call
 
@@ -293,17 +286,11 @@ def test_the_auth_secret_read_at_init_is_allowed_to_exactly_the_functions_given_
         return real_call(client, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
-    env = handler_env(settings) | {
-        handlers.SECRET_ARN_VARIABLE: arn,
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": stack.dynamodb_url,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    for name, setting in (handler_env(settings) | secret_env).items():
+        monkeypatch.setenv(name, setting)
     handlers.cold_start()
     try:
-        assert handlers.backend().settings.auth_secret == "init-secret-value"
+        assert handlers.backend().settings.auth_secret == value
         handlers.backend()  # warm: not read again
     finally:
         handlers.cold_start()

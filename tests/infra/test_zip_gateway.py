@@ -111,30 +111,16 @@ def test_cognito_smoke_fails_where_the_demo_sign_in_is_open(lambda_bundle, pytho
 
 
 def test_the_zip_reads_the_demo_secret_from_secrets_manager_once(
-    lambda_bundle, python312, settings, stack
+    lambda_bundle, python312, settings, stored_secret
 ):
     """Deployed, the functions get only the secret's ARN (``CHATKIT_AUTH_SECRET_ARN``) and
     read its value from Secrets Manager when the backend is built (moto's Secrets Manager
     here, reached through the standard ``AWS_ENDPOINT_URL_SECRETS_MANAGER``): a token
     signed with that value is accepted, one signed with the public default is not."""
-    import boto3
-
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.dynamodb_url,
-        region_name=settings.region,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+    value, secret_env = stored_secret
+    invoker = ZipInvoker(
+        lambda_bundle.path, env=handler_env(settings) | secret_env, python=python312
     )
-    value = uuid.uuid4().hex + uuid.uuid4().hex
-    arn = secrets.create_secret(Name=f"chatkit-{uuid.uuid4().hex[:8]}", SecretString=value)["ARN"]
-    env = handler_env(settings) | {
-        "CHATKIT_AUTH_SECRET_ARN": arn,
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": stack.dynamodb_url,
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }
-    invoker = ZipInvoker(lambda_bundle.path, env=env, python=python312)
     with Gateway(invoker=invoker, port=0, web_root=None) as gateway:
 
         def history_status(token: str) -> int:
