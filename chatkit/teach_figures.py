@@ -71,18 +71,21 @@ def context_figure(
     question: str,
 ) -> Svg:
     """One bar per token: system prompt and question first, then turns from the newest;
-    green = in ``context``, grey = left out, red = failed turn. The line is ``budget``."""
+    green = in ``context``, grey = left out. The line is ``budget``; failed turns (never
+    sent) are only named below."""
     from .memory import MESSAGE_OVERHEAD, estimate_tokens
 
     overhead = 2 * MESSAGE_OVERHEAD  # two messages' role markers
     fixed = estimate_tokens(system_prompt) + estimate_tokens(question) + overhead
     texts = {message.text for message in context}
     parts = [("system + 질문", fixed, BLUE)]
+    failed = [turn.request_id for turn in turns_newest_first if turn.status == "error"]
     for turn in turns_newest_first:
+        if turn.status == "error":
+            continue
         cost = estimate_tokens(turn.question) + estimate_tokens(turn.answer) + overhead
         kept = turn.question in texts and turn.answer in texts
-        color = RED if turn.status == "error" else GREEN if kept else GREY
-        parts.append((turn.request_id, cost, color))
+        parts.append((turn.request_id, cost, GREEN if kept else GREY))
     total = sum(cost for _, cost, _ in parts)
     scale = 600 / max(total, budget, 1)
     body, x = [], 20.0
@@ -97,11 +100,13 @@ def context_figure(
         _text(
             20,
             94,
-            "초록: 넣음 · 회색: 뺌 · 빨강: 실패한 턴  (green kept · grey left out · red "
-            "failed) — 최신 턴부터 (newest first) →",
+            "초록: 넣음 · 회색: 뺌 (green kept · grey left out) — 최신 턴부터 (newest first) →",
+        ),
+        _text(
+            20, 112, f"실패한 턴, 늘 뺌 (failed turns, always left out): {', '.join(failed) or '-'}"
         ),
     ]
-    return _svg(660, 104, body)
+    return _svg(660, 122, body)
 
 
 def pages_figure(pages: Sequence[Sequence[str]]) -> Svg:
