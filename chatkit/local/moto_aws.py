@@ -108,6 +108,40 @@ def _fix_conditional_updates() -> None:
     parsing.parse_and_update_resource = update_if_created
 
 
+#: The account's Lambda concurrency the stand-in reports (AWS's default quota is 1,000;
+#: new accounts often start with 10): ``MOTO_LAMBDA_CONCURRENCY_QUOTA``, as moto reads it.
+_QUOTA_VARIABLE = "MOTO_LAMBDA_CONCURRENCY_QUOTA"
+
+
+def _add_account_settings() -> None:
+    """Lambda ``GetAccountSettings``, which moto lacks: the account's concurrency and what
+    is left unreserved after the functions' reservations (``chatkit deploy`` reads it)."""
+    import json
+    import os
+    import re
+
+    from moto.awslambda import urls
+    from moto.awslambda.models import lambda_backends
+
+    path = r"{0}/(?P<api_version>[^/]+)/account-settings/?$"
+    if path in urls.url_paths:
+        return
+
+    def account_settings(request: Any, full_url: str, headers: Any) -> Any:
+        scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", headers.get("Authorization", ""))
+        region = scope.group(1) if scope else "us-east-1"
+        quota = int(os.environ.get(_QUOTA_VARIABLE) or 1000)
+        reserved = sum(
+            int(function.reserved_concurrency or 0)
+            for backend in (lambda_backends[account][region] for account in lambda_backends)
+            for function in backend.list_functions()
+        )
+        limit = {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved}
+        return 200, {}, json.dumps({"AccountLimit": limit, "AccountUsage": {}})
+
+    urls.url_paths[path] = account_settings
+
+
 class MotoAws(LocalDynamoDB):
     """moto's threaded server on ``127.0.0.1`` (port 0 = a free one) serving every service
     moto has; state in memory, shared with any other moto server in this process. The
@@ -120,6 +154,7 @@ class MotoAws(LocalDynamoDB):
 
         _fix_version_ref()
         _fix_conditional_updates()
+        _add_account_settings()
         logging.getLogger("moto").setLevel(logging.ERROR)  # "No Moto CloudFormation support…"
         # moto warns once per resource type it skips; the module docstring says which.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::", module="moto")

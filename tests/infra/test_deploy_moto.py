@@ -454,3 +454,32 @@ def test_emptying_a_bucket_reports_objects_s3_refuses_to_delete(aws):
     assert "free.txt" not in message
     s3.put_object_legal_hold(Bucket=bucket, Key="보관/held.txt", LegalHold={"Status": "OFF"})
     assert empty_bucket(aws, bucket) == 1  # the rest of it, now that S3 lets go
+
+
+def chat_reservation(aws, name):
+    function = resource_ids(aws, name)["DefaultFunction"]
+    answer = aws.client("lambda").get_function_concurrency(FunctionName=function)
+    return answer.get("ReservedConcurrentExecutions")
+
+
+def test_the_chat_function_is_capped_unless_the_account_cannot_spare_it(
+    aws, name, tiny_bundle, monkeypatch
+):
+    """ChatConcurrency (20) reserves the chat function's concurrency — a model-cost guard.
+    Lambda keeps 100 of the account's executions unreserved: an account of 120 can spare
+    20 (and still can on an update, where the function's own 20 count as free); a new
+    account of 10 cannot, so the stack is deployed unreserved, with a note."""
+    lines: list[str] = []
+    monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "120")
+    quick(aws, name, tiny_bundle, lines)
+    assert chat_reservation(aws, name) == 20
+    assert quick(aws, name, tiny_bundle, lines, ttl_days=9).status == "updated"
+    assert chat_reservation(aws, name) == 20
+    assert not any("cannot spare" in line for line in lines)
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
+
+    monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "10")
+    quick(aws, name, tiny_bundle, lines)
+    assert chat_reservation(aws, name) is None
+    assert any("cannot spare 20" in line for line in lines)
+    destroy(aws, name, log=lines.append, poll_seconds=0.05)
