@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from h2 import events as h2events
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error
 
@@ -203,6 +203,7 @@ class _H2Protocol(asyncio.Protocol):
         self._tasks: set[asyncio.Task[None]] = set()
         self._writable = asyncio.Event()
         self._writable.set()
+        self._peer_done = False
         self.closed = False
 
     # -- transport callbacks -----------------------------------------------------------
@@ -297,7 +298,14 @@ class _H2Protocol(asyncio.Protocol):
             for stream in targets:
                 stream.wake()
         elif isinstance(event, h2events.ConnectionTerminated):
-            self.close()
+            self._peer_done = True
+            if event.error_code == ErrorCodes.NO_ERROR:
+                # A graceful GOAWAY means "no new streams": the open ones may still
+                # complete (RFC 9113 §6.8). Node's SDK sends it right after its request
+                # when concurrent streams are disabled (its Bedrock default), but h2 takes
+                # any GOAWAY as the end and would refuse to send the rest of the answer.
+                self._conn.state_machine.state = ConnectionState.SERVER_OPEN
+            self._close_when_idle()
 
     def _receive(self, event: h2events.DataReceived) -> None:
         self.call(
@@ -344,3 +352,8 @@ class _H2Protocol(asyncio.Protocol):
             with contextlib.suppress(Exception):
                 await stream.end()
             self._streams.pop(stream.stream_id, None)
+            self._close_when_idle()
+
+    def _close_when_idle(self) -> None:
+        if self._peer_done and not self._streams and not self._requests:
+            self.close()
