@@ -520,6 +520,44 @@ def test_korean_ime_enter_while_composing(server: Server, open_page: Any):
     assert [t["question"] for t in turns] == ["서울 여행"]  # one chat request, full text
 
 
+def test_a_deployed_config_keeps_its_absolute_endpoints(server: Server, chromium: Any):
+    """On AWS, config.js names the APIs with absolute URLs (another host than the page's):
+    they are used as they are, not resolved against the page. Here the page is served under
+    ``/site/`` (as CloudFront might, through a route) and the APIs are this gateway's root.
+    (Chromium's local-network checks refuse a routed page's socket to loopback: the test
+    checks the address it dialled, not the connection.)"""
+    context = chromium.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    ws_url = server.url.replace("http", "ws") + "/ws"
+    config = {"wsUrl": ws_url, "httpUrl": server.url}
+    site = server.url + "/site/"
+
+    def from_web_dir(route: Any) -> None:
+        name = route.request.url.removeprefix(site).split("?")[0] or "index.html"
+        if name == "config.js":
+            body = f"window.CHATKIT_CONFIG = {json.dumps(config)};"
+        else:
+            body = (WEB / name).read_text(encoding="utf-8")
+        kind = {"js": "application/javascript", "css": "text/css"}.get(name.rsplit(".")[-1])
+        route.fulfill(body=body, content_type=kind or "text/html")
+
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        page.route(site + "**", from_web_dir)
+        page.goto(site)
+        page.fill("#user-id", _user())
+        with page.expect_websocket() as dialled:
+            page.click("#login-button")
+        assert dialled.value.url.startswith(ws_url + "?token=demo1.")
+        page.wait_for_selector("#chat-screen:not([hidden])")
+    finally:
+        context.close()
+    assert server.url + "/login" in requests
+    assert not [r for r in requests if r.startswith(site) and "login" in r]
+
+
 # Each character of a bubble's text: [character, x relative to the bubble, y relative to it].
 GLYPHS = """(bubble) => {
     const text = bubble.firstChild, box = bubble.getBoundingClientRect(), out = [];
