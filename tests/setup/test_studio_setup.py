@@ -174,28 +174,25 @@ def test_the_server_lists_the_chatkit_kernel(runs):
     assert spec["spec"]["display_name"] == f"chatkit (Python {major_minor})"
 
 
-def test_the_chatkit_kernel_runs_notebook_00(runs, tmp_path):
-    s = runs["s"]
-    out = tmp_path / "00_setup.ipynb"
-    done = s.server_run(
-        "-m",
-        "papermill",
-        str(ROOT / "notebooks" / "00_setup.ipynb"),
-        str(out),
-        "-k",
-        "chatkit",
-        "-p",
-        "mode",
-        "offline",
-        "--cwd",
-        str(ROOT / "notebooks"),
+def _run_notebook(s: Setup, name: str, out: Path, **env: str) -> str:
+    """Runs ``notebooks/<name>`` with the ``chatkit`` kernel through the server env's
+    papermill; returns everything its cells printed."""
+    args = ["-m", "papermill", str(ROOT / "notebooks" / name), str(out), "-k", "chatkit"]
+    args += ["--cwd", str(ROOT / "notebooks")]
+    done = subprocess.run(
+        [str(s.server), *args], env={**s.env, **env}, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    printed = "".join(
+    return "".join(
         "".join(output.get("text", ""))
         for cell in json.loads(out.read_text(encoding="utf-8"))["cells"]
         for output in cell.get("outputs", [])
     )
+
+
+def test_the_chatkit_kernel_runs_notebook_00(runs, tmp_path):
+    s = runs["s"]
+    printed = _run_notebook(s, "00_setup.ipynb", tmp_path / "00.ipynb", CHATKIT_MODE="offline")
     assert f"at {s.kernel_env / 'bin' / 'python'}" in printed, printed[:2000]
 
 
@@ -321,3 +318,44 @@ def test_the_lifecycle_configuration_sets_up_a_fresh_home(runs, tmp_path):
     spec = json.loads((home / ".local/share/jupyter/kernels/chatkit/kernel.json").read_text())
     assert spec["argv"][0] == str(home / ".chatkit" / "venv" / "bin" / "python")
     assert (home / "chatkit" / "scripts" / "studio-setup.sh").is_file()
+
+
+def _python311() -> str | None:
+    """A Python 3.11 for a kernel env (pyenv's or on PATH), or None."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for candidate in [*sorted(root.glob("versions/3.11*/bin/python3.11")), "python3.11"]:
+        probe = subprocess.run(
+            [str(candidate), "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.stdout.strip() == "True":
+            return str(candidate)
+    return None
+
+
+def test_notebook_07_without_python312_says_what_to_do_and_finishes(runs, tmp_path):
+    """A 3.11 ``chatkit`` kernel on a machine where no python3.12 can be found: 07 runs to
+    the end offline, says how to get 3.12, and skips only the steps that run the zip."""
+    s, python311 = runs["s"], _python311()
+    if python311 is None:
+        pytest.skip("no Python 3.11 here to stand for a kernel without 3.12")
+    data, kernel_env = tmp_path / "data", tmp_path / "kernel-311"
+    done, _ = s.run(
+        CHATKIT_PYTHON=python311, CHATKIT_ENV=str(kernel_env), JUPYTER_DATA_DIR=str(data)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"chatkit (Python 3.11)"' in done.stdout
+    path = [d for d in s.env["PATH"].split(os.pathsep) if not (Path(d) / "python3.12").exists()]
+    printed = _run_notebook(
+        s,
+        "07_deploy.ipynb",
+        tmp_path / "07.ipynb",
+        JUPYTER_DATA_DIR=str(data),
+        PATH=os.pathsep.join(path),
+        PYENV_ROOT=str(tmp_path / "no-pyenv"),
+    )
+    assert "python3.12을 찾지 못했습니다" in printed and "bash scripts/studio-setup.sh" in printed
+    assert "smoke test skipped: no python3.12" in printed
+    assert "mode=offline, 스모크 건너뜀 (smoke skipped)" in printed
