@@ -523,7 +523,9 @@ def test_doctor_checks_pass_against_the_emulator_in_aws_mode(bedrock_emulator, m
         monkeypatch.setenv(name, value)
     settings = Settings().with_(mode="aws", model_id=MODEL_ID)
     checks = {c.name: c for c in run_checks(settings) if c.name in ("inference profile", "model")}
-    assert checks["inference profile"].ok, checks["inference profile"]
+    profile = checks["inference profile"]
+    assert profile.ok and not profile.skipped, profile  # answered, not "not checked"
+    assert profile.detail == f"{MODEL_ID} is an inference profile here"
     assert checks["model"].ok and MODEL_ID in checks["model"].detail
 
 
