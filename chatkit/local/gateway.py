@@ -633,12 +633,16 @@ def _allows(result: Any, method_arn: str) -> bool:
 
 
 def _claims(identity: Identity) -> dict[str, str]:
-    """The claims the handlers read, as the JWT authorizer passes them (strings)."""
-    return {
+    """The claims the handlers read, as the JWT authorizer passes them (strings); the
+    sign-in is the access token's ``origin_jti``."""
+    claims = {
         "sub": identity.user_id,
         "exp": str(int(identity.expires_at)),
         "iat": str(int(identity.issued_at)),
     }
+    if identity.token_id:
+        claims["origin_jti"] = identity.token_id
+    return claims
 
 
 def _selected_route(body: str) -> str:

@@ -162,3 +162,47 @@ async def test_revoking_a_user_closes_open_connections_and_refuses_old_tokens(
     await asyncio.sleep(1.01)  # a revocation refuses tokens issued up to its second
     fresh = pool.sign_in(user[0], PASSWORD)["AccessToken"]  # signing in again works
     assert [i["request_id"] for i in await served.items(fresh)] == ["r1"]  # r2 was not stored
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 1e12},  # a float, however round
+        {"exp": float(int(time.time()) + 600)},
+        {"iat": int(time.time()) + 86400, "exp": int(time.time()) + 90000},  # issued tomorrow
+        {"exp": int(time.time()) + 10 * 86400},  # valid for ten days
+    ],
+)
+def test_pool_signed_tokens_with_insane_times_are_refused(pool, claims):
+    tokens = CognitoTokens.from_settings(cognito_settings(pool))
+    with pytest.raises(ChatError):
+        tokens.verify(forged(pool, **claims))
+
+
+async def test_signing_out_ends_that_sign_in_and_its_refreshed_tokens(
+    serve, pool, user, monkeypatch
+):
+    """RevokeToken ends only the refresh token; the access tokens of the sign-in (and those
+    refreshed from it: one ``origin_jti``) are refused by chatkit once the client said so."""
+    for name, value in pool.env.items():
+        monkeypatch.setenv(name, value)
+    served = await serve(cognito=CognitoTokens.from_settings(Settings.from_env()))
+    signed_in = pool.sign_in(user[0], PASSWORD)
+    elsewhere = pool.sign_in(user[0], PASSWORD)["AccessToken"]  # another browser
+    refreshed = pool.client.initiate_auth(
+        ClientId=pool.client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": signed_in["RefreshToken"]},
+    )["AuthenticationResult"]["AccessToken"]
+    async with served.connect(signed_in["AccessToken"]) as ws:
+        assert (await ask(ws, "o1", "!rate 0 안녕")).last["type"] == "end"
+        await ws.send(json.dumps({"type": "sign_out"}))
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 10)
+    for old in (signed_in["AccessToken"], refreshed):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with served.connect(old):
+                pass
+        assert refused.value.response.status_code == 401
+        assert (await served.history(old))[0] == 401
+    assert [i["request_id"] for i in await served.items(elsewhere)] == ["o1"]

@@ -77,3 +77,42 @@ def test_issued_at_is_floored_so_a_revocation_later_that_second_covers_the_token
     _, identity = DemoTokens("secret", clock=clock).issue("alice")
     # chatkit revoke stores int(now) as `before` and refuses iat <= before (JWT iat is floored too)
     assert identity.issued_at == 1_000_000
+
+
+def _signed(tokens: DemoTokens, payload: str) -> str:
+    """A demo token carrying exactly ``payload`` (JSON text), signed with the real secret."""
+    from chatkit.auth import _b64
+
+    body = _b64(payload.encode())
+    return f"demo1.{body}.{tokens._sign(body)}"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        '"exp": NaN, "iat": 1000000',
+        '"exp": Infinity, "iat": 1000000',
+        '"exp": 1e999, "iat": 1000000',
+        '"exp": 1000060.5, "iat": 1000000',
+        '"exp": "1000060", "iat": 1000000',
+        '"exp": true, "iat": 1000000',
+        '"exp": 1000060',  # no iat
+        '"exp": 99999999999, "iat": 99999999000',  # issued in the future: outlives revocations
+        '"exp": 99999999999, "iat": 1000000',  # valid for millennia
+        '"exp": 1000060, "iat": -5',
+    ],
+)
+def test_signed_tokens_with_insane_times_are_refused(claims):
+    tokens = DemoTokens("secret", clock=Clock())
+    with pytest.raises(ChatError) as info:
+        tokens.verify(_signed(tokens, '{"sub": "alice", ' + claims + "}"))
+    assert info.value.code.value == "unauthorized"
+
+
+def test_sane_integer_times_are_accepted_and_tokens_name_their_sign_in():
+    tokens = DemoTokens("secret", clock=Clock())
+    identity = tokens.verify(_signed(tokens, '{"sub": "alice", "exp": 1000060, "iat": 1000000}'))
+    assert (identity.expires_at, identity.issued_at, identity.token_id) == (1000060, 1000000, "")
+    token, issued = tokens.issue("alice")
+    _, second = tokens.issue("alice")
+    assert tokens.verify(token).token_id == issued.token_id != second.token_id != ""

@@ -12,6 +12,7 @@ from chatkit.protocol import (
     FrameWriter,
     PingMessage,
     ProtocolError,
+    SignOutMessage,
     StopMessage,
     parse_client_message,
 )
@@ -117,3 +118,20 @@ def test_coalescer_first_piece_at_once_then_by_time_or_size():
     assert c.push("d", 0.05) == "bcd"
     assert c.push("가나다라", 0.06) == "가나다라"  # 12 bytes ≥ 10: size flush
     assert c.due(0.07) is None and c.flush(0.07) is None
+
+
+def test_json_nested_too_deep_is_a_bad_request_not_a_crash():
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message("[" * 3000 + "]" * 3000)
+    assert info.value.code.value == "bad_request"
+
+
+def test_a_lone_surrogate_in_text_is_a_bad_request_with_its_request_id():
+    raw = '{"type": "chat", "request_id": "r1", "text": "안녕 \\udc00"}'
+    with pytest.raises(ProtocolError) as info:
+        parse_client_message(raw)
+    assert (info.value.code.value, info.value.request_id) == ("bad_request", "r1")
+
+
+def test_sign_out_needs_no_request_id():
+    assert parse_client_message('{"type": "sign_out"}') == SignOutMessage()
