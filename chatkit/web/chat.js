@@ -423,8 +423,13 @@
   }
 
   // Sign-out button: Cognito revokes the refresh token (best effort), then all is forgotten.
+  // The server hears it first on the open socket: it refuses this sign-in's tokens from now
+  // on (RevokeToken alone leaves Cognito access tokens valid until they expire).
   function signOut() {
     const session = state.session;
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(JSON.stringify({ type: "sign_out" }));
+    }
     if (cognito && session && session.refresh_token) {
       cognito.revoke(session.refresh_token).catch(() => {});
     }
