@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any
@@ -34,7 +35,9 @@ TOKEN = "chatkit-proxy-test"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root, config = tmp_path_factory.mktemp("lab-root"), tmp_path_factory.mktemp("lab-config")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATKIT_"))}
-    with start_jupyterlab(root, config, TOKEN, env) as base:
+    # Remote access on: requests may name the lab by another Host (still bound to loopback).
+    remote = "--ServerApp.allow_remote_access=True"
+    with start_jupyterlab(root, config, TOKEN, env, remote) as base:
         yield base
 
 
@@ -128,3 +131,33 @@ def test_proxy_forwards_the_browsers_host_origin_and_credentials(lab: str):
     assert headers["origin"] == origin
     assert headers["x-forwarded-prefix"] == f"/proxy/{port}"
     assert headers["authorization"] == f"token {TOKEN}"  # Jupyter's own credentials too
+
+
+def test_the_gateway_guard_accepts_the_labs_own_name_only(lab: str, tmp_path):
+    """A lab reached by a name (``lab.test``): the proxy forwards that ``Host``; the gateway
+    refuses foreign names (421, DNS rebinding) but `chatkit serve` allowed the name of the
+    Jupyter server it runs under."""
+    lab_port = lab.rsplit(":", 1)[1]
+    env = {"JUPYTER_SERVER_URL": f"http://lab.test:{lab_port}/"}
+    server = Server(free_port(), secrets.token_hex(16), tmp_path / "serve.log", env).start()
+    try:
+        line = server.printed("(open in your browser): ")
+        assert line.endswith(f"http://lab.test:{lab_port}/proxy/{server.port}/")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def status(host: str) -> int:
+            request = urllib.request.Request(
+                f"{lab}/proxy/{server.port}/config.js",
+                headers={"Host": f"{host}:{lab_port}", "Authorization": f"token {TOKEN}"},
+            )
+            try:
+                with opener.open(request, timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert status("lab.test") == 200
+        assert status("127.0.0.1") == 200
+        assert status("rebound.example") == 421
+    finally:
+        server.stop()
