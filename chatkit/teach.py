@@ -84,6 +84,51 @@ def _callable(answer: Any, what: str) -> None:
         raise Hint(f"{what}는 함수여야 합니다", f"{what} must be a function")
 
 
+# -- 01 streaming ---------------------------------------------------------------------
+
+
+@grader
+def stream_stats(answer: Callable[..., Any]) -> None:
+    """``answer(arrivals, output_tokens)`` → ``{"ttft_ms", "tokens_per_s"}``: the first
+    arrival in ms, and output tokens per second between the first and last arrival."""
+    _callable(answer, "stream_stats")
+    cases = [([0.8, 0.9, 1.0, 1.8], 40), ([0.25, 0.5, 0.75, 1.0, 1.25, 2.25], 100), ([2.0], 5)]
+    for arrivals, tokens in cases:
+        got = answer(arrivals, tokens) or {}
+        spread = arrivals[-1] - arrivals[0]
+        rate = tokens / spread if spread else None
+        if got.get("ttft_ms") is None or abs(got["ttft_ms"] - arrivals[0] * 1000) > 0.5:
+            raise Hint(
+                f"ttft_ms: 첫 도착(초) × 1000, 예: {arrivals} → {arrivals[0] * 1000:.0f}",
+                "ttft_ms is the first arrival in seconds × 1000",
+            )
+        if rate is None:
+            if got.get("tokens_per_s") is not None:
+                raise Hint("조각이 하나면 속도는 None", "one arrival: tokens_per_s is None")
+        elif got.get("tokens_per_s") is None or abs(got["tokens_per_s"] - rate) > 0.01:
+            raise Hint(
+                f"tokens_per_s: 출력 토큰 ÷ (마지막 − 첫 도착): {arrivals}, {tokens} → {rate:.1f}",
+                "tokens_per_s = output tokens ÷ (last − first arrival)",
+            )
+
+
+@grader
+def slow_first_token(answer: Any, *, mode: str, delay_s: float) -> None:
+    """Offline: ``answer`` (ms) is a measured time to first token with ``!slow-first``."""
+    if mode != "offline":
+        print("  (aws 모드: !slow-first는 오프라인 전용이라 건너뜁니다 — offline only, skipped)")
+        return
+    if answer is None:
+        raise NotImplementedError
+    if not isinstance(answer, int | float) or answer < delay_s * 1000:
+        raise Hint(
+            f"!slow-first {delay_s}이면 첫 토큰은 {delay_s * 1000:.0f} ms 뒤 이후입니다 "
+            f"(받은 값 {answer!r}): 요청 전에 시작한 시계로 첫 delta까지 재세요",
+            f"with !slow-first {delay_s} the first token comes after {delay_s * 1000:.0f} ms — "
+            "time from before the request to the first delta",
+        )
+
+
 # -- 02 memory ------------------------------------------------------------------------
 
 

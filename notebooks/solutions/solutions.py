@@ -3,6 +3,22 @@
 #   .venv/bin/python notebooks/solutions/build.py
 # (tests/teach checks the solution notebooks are up to date and pass with strict=True).
 
+# %% 01_bedrock_streaming ex-stats
+def stream_stats(arrivals, output_tokens):
+    spread = arrivals[-1] - arrivals[0]
+    return {"ttft_ms": arrivals[0] * 1000,
+            "tokens_per_s": output_tokens / spread if spread else None}
+
+# %% 01_bedrock_streaming ex-slow
+slow_arrivals = []
+started = time.perf_counter()
+response = client.converse_stream(modelId=settings.model_id, messages=[
+    {"role": "user", "content": [{"text": "!slow-first 1.5 제주 여행 추천해줘"}]}])
+for event in response["stream"]:
+    if "contentBlockDelta" in event:
+        slow_arrivals.append(time.perf_counter() - started)
+slow_ttft_ms = slow_arrivals[0] * 1000 if mode == "offline" else None
+
 # %% 02_memory ex-context
 def my_context(turns_newest_first, question, *, system_prompt, budget):
     system, ask = SystemMessage(system_prompt), HumanMessage(question)

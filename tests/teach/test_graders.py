@@ -68,6 +68,40 @@ def test_unknown_grader_names_the_known_ones():
         check("no-such-grader", None)
 
 
+# -- 01 -------------------------------------------------------------------------------
+
+
+def test_stream_stats(capsys):
+    assert check("stream_stats", solution("01_bedrock_streaming", "ex-stats")["stream_stats"])
+
+
+def test_stream_stats__rejects_wrong_answers(capsys):
+    def seconds(arrivals, tokens):  # ms forgotten
+        return {"ttft_ms": arrivals[0], "tokens_per_s": tokens / (arrivals[-1] - arrivals[0])}
+
+    def whole_time(arrivals, tokens):  # divides by the time since the request
+        return {"ttft_ms": arrivals[0] * 1000, "tokens_per_s": tokens / arrivals[-1]}
+
+    assert "× 1000" in graded("stream_stats", seconds, capsys)
+    assert "마지막 − 첫 도착" in graded("stream_stats", whole_time, capsys)
+    assert "아직 작성하지" in graded("stream_stats", _unfinished, capsys)
+
+
+def test_slow_first_token(capsys):
+    assert check("slow_first_token", 1512.3, mode="offline", delay_s=1.5)
+    assert check("slow_first_token", None, mode="aws", delay_s=1.5)  # offline only: skipped
+
+
+def test_slow_first_token__rejects_wrong_answers(capsys):
+    given = {"mode": "offline", "delay_s": 1.5}
+    assert "1500 ms" in graded("slow_first_token", 1.51, capsys, **given)  # seconds, not ms
+    assert "아직 작성하지" in graded("slow_first_token", None, capsys, **given)
+
+
+def _unfinished(*args, **kwargs):
+    raise NotImplementedError
+
+
 # -- 02 -------------------------------------------------------------------------------
 
 
@@ -95,10 +129,7 @@ def test_context_builder__rejects_wrong_answers(capsys):
     assert "실패한 턴" in graded("context_builder", everything, capsys)
     assert "실패한 턴" in graded("context_builder", no_error_filter, capsys)
 
-    def unfinished(*args, **kwargs):
-        raise NotImplementedError
-
-    assert "아직 작성하지" in graded("context_builder", unfinished, capsys)
+    assert "아직 작성하지" in graded("context_builder", _unfinished, capsys)
 
 
 TURNS = [
