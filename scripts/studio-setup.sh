@@ -78,17 +78,24 @@ STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
 
 # --- 1. the kernel environment -----------------------------------------------------------------
-env_version() { "$ENV_PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; }
-if [ -e "$ENV_DIR" ] && [ "$(env_version || true)" != "$PY_VERSION" ]; then
+SERVER_PREFIX="$("$SERVER_PY" -c 'import os, sys; print(os.path.realpath(sys.prefix))')"
+if [ -e "$ENV_DIR" ]; then
+  [ "$(cd "$ENV_DIR" && pwd -P)" != "$SERVER_PREFIX" ] \
+    || die "CHATKIT_ENV가 서버 환경 자체입니다: $ENV_DIR (CHATKIT_ENV is the server env itself)." \
+      "다른 CHATKIT_ENV를 주세요 (choose another CHATKIT_ENV)."
   [ -f "$ENV_DIR/pyvenv.cfg" ] || [ -z "$(ls -A "$ENV_DIR")" ] \
     || die "$ENV_DIR 는 가상 환경이 아닌데 비어 있지 않습니다 (exists, is not a virtual env, not empty)." \
       "다른 CHATKIT_ENV를 주세요 (choose another CHATKIT_ENV)."
+fi
+env_version() { "$ENV_PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null; }
+if [ -e "$ENV_DIR" ] && [ "$(env_version || true)" != "$PY_VERSION" ]; then
   say "  커널 환경을 Python $PY_VERSION 으로 다시 만듭니다 (recreating the kernel env)"
   rm -rf "$ENV_DIR"
 fi
 if [ ! -x "$ENV_PY" ]; then
   if [ -n "$UV" ]; then
-    "$UV" venv --quiet --python "$BASE_PY" "$ENV_DIR"
+    "$UV" venv --quiet --python "$BASE_PY" "$ENV_DIR" \
+      || die "가상 환경을 만들지 못했습니다 (uv venv failed): $ENV_DIR"
   else
     "$BASE_PY" -m venv "$ENV_DIR" \
       || die "가상 환경을 만들지 못했습니다 (python -m venv failed)." \

@@ -359,3 +359,11 @@ def test_notebook_07_without_python312_says_what_to_do_and_finishes(runs, tmp_pa
     assert "python3.12을 찾지 못했습니다" in printed and "bash scripts/studio-setup.sh" in printed
     assert "smoke test skipped: no python3.12" in printed
     assert "mode=offline, 스모크 건너뜀 (smoke skipped)" in printed
+
+
+def test_the_server_env_itself_is_refused_as_the_kernel_env(runs):
+    s = runs["s"]
+    done, _ = s.run(CHATKIT_ENV=str(s.server.parent.parent))
+    assert done.returncode == 1
+    assert "CHATKIT_ENV is the server env itself" in done.stderr
+    assert _freeze(s.server) == runs["before"]
