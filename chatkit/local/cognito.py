@@ -21,8 +21,9 @@ import boto3
 
 __all__ = ["LocalUserPool", "create_user_pool"]
 
-#: As in infra/template.yaml: one hour of access, a workshop day of refresh.
-ACCESS_TOKEN_MINUTES = 60
+#: As in infra/template.yaml: 15 minutes of access (the web client refreshes), a workshop
+#: day of refresh.
+ACCESS_TOKEN_MINUTES = 15
 REFRESH_TOKEN_DAYS = 1
 
 

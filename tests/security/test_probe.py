@@ -352,3 +352,12 @@ def test_a_sign_out_and_a_revocation_keep_each_other(settings):
     assert state.revoked(first) and state.revoked(second)  # … but both sign-ins stay out
     assert state.revoked(Identity("민수", now + 600, now - 5, "s3"))  # the revocation holds
     assert not state.revoked(Identity("민수", now + 600, now + 5, "s3"))
+
+
+def test_access_tokens_are_short_lived_in_the_template_and_the_local_pool():
+    from chatkit.deploy.template import load_template
+    from chatkit.local.cognito import ACCESS_TOKEN_MINUTES
+
+    client = load_template()["Resources"]["UserPoolClient"]["Properties"]
+    assert client["TokenValidityUnits"]["AccessToken"] == "minutes"
+    assert client["AccessTokenValidity"] == ACCESS_TOKEN_MINUTES <= 15
