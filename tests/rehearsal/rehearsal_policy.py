@@ -6,8 +6,9 @@ moto's IAM enforcement checks every service but S3 against resource ``*`` (so a 
 statement never matches there), denies any statement with a ``Condition`` it cannot
 evaluate, and names some S3 calls by its own names. The projection therefore keeps the
 actions, sets ``Resource`` to ``*`` outside S3, drops conditions, and adds moto's S3 names
-(:data:`MOTO_S3_NAMES`); the resources are checked separately, here, against the real
-policy (:func:`allows`).
+(:data:`MOTO_S3_NAMES`; for ``s3:DeleteObjects`` also the bucket ARN, which moto checks
+where AWS checks each object's); the resources are checked separately, here, against the
+real policy (:func:`allows`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ MOTO_S3_NAMES = {
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
+
+#: moto checks these object-level calls against the bucket's ARN (AWS: each object's).
+MOTO_ON_BUCKET = {"s3:DeleteObjects"}
 
 #: botocore operation → IAM action, where the two differ (else ``<signing name>:<op>``).
 IAM_ACTIONS = {
@@ -70,6 +74,9 @@ def project_for_moto(policy: dict[str, Any]) -> dict[str, Any]:
                 if any(_matches(pattern, iam_name) for pattern in actions)
             ]
             statement["Action"] = actions + granted
+            if any(name in MOTO_ON_BUCKET for name in granted):
+                resources = _listed(statement["Resource"])
+                statement["Resource"] = resources + [r.split("/", 1)[0] for r in resources]
         else:
             statement["Resource"] = "*"
     return projected
