@@ -3,8 +3,9 @@ small catalogue of the ids the demo model stands in for.
 
 ``ListInferenceProfiles``, ``GetInferenceProfile``, ``ListFoundationModels`` and
 ``GetFoundationModel`` (shapes as in botocore's ``bedrock`` service model). The catalogue
-holds chatkit's default model and Claude Sonnet 4.5, each as a foundation model and as
-cross-region inference profiles; ``extra`` ids (a profile id or a bare model id) are added.
+holds Claude Haiku 4.5 (chatkit's default model) and Claude Sonnet 4.5, each as a
+foundation model and as cross-region inference profiles; ``extra`` ids (a profile id or a
+bare model id) are added.
 
 >>> catalogue = Catalogue(["apac.anthropic.claude-3-5-sonnet-20241022-v2:0"])
 >>> "apac.anthropic.claude-3-5-sonnet-20241022-v2:0" in catalogue.profiles
@@ -20,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..config import DEFAULT_MODEL_ID
 from ._bedrock_rules import AwsError
 
 __all__ = ["Catalogue"]
@@ -68,7 +68,7 @@ class Catalogue:
     model answers for every id)."""
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
-        ids = [DEFAULT_MODEL_ID, *_NAMES, *extra]
+        ids = [*_NAMES, *extra]
         self.models: list[str] = []
         self.profiles: list[str] = []
         for model_id in ids:
@@ -125,15 +125,7 @@ class Catalogue:
 
     def get_inference_profile(self, identifier: str, region: str) -> dict[str, Any]:
         """``GET /inference-profiles/{id or ARN}``."""
-        profile_id = identifier.rsplit("/", 1)[-1]
-        if profile_id not in self.profiles:
-            raise AwsError(
-                404,
-                "ResourceNotFoundException",
-                f"The inference profile {identifier} was not found. "
-                "(chatkit's Bedrock emulator lists only its demo catalogue.)",
-            )
-        return self._profile(profile_id, region)
+        return self._profile(_known(identifier, self.profiles, "inference profile"), region)
 
     def list_foundation_models(self, query: Mapping[str, str], region: str) -> dict[str, Any]:
         """``GET /foundation-models`` (filters ``byProvider``, ``byOutputModality``)."""
@@ -151,12 +143,18 @@ class Catalogue:
 
     def get_foundation_model(self, identifier: str, region: str) -> dict[str, Any]:
         """``GET /foundation-models/{id or ARN}``."""
-        model_id = identifier.rsplit("/", 1)[-1]
-        if model_id not in self.models:
-            raise AwsError(
-                404,
-                "ResourceNotFoundException",
-                f"The foundation model {identifier} was not found. "
-                "(chatkit's Bedrock emulator lists only its demo catalogue.)",
-            )
+        model_id = _known(identifier, self.models, "foundation model")
         return {"modelDetails": self._model(model_id, region)}
+
+
+def _known(identifier: str, known: list[str], what: str) -> str:
+    """The id an id or ARN names, or a 404 ``ResourceNotFoundException``."""
+    found = identifier.rsplit("/", 1)[-1]
+    if found not in known:
+        raise AwsError(
+            404,
+            "ResourceNotFoundException",
+            f"The {what} {identifier} was not found. "
+            "(chatkit's Bedrock emulator lists only its demo catalogue.)",
+        )
+    return found

@@ -102,6 +102,17 @@ class ReceivedRequest:
 
 
 @dataclass(frozen=True)
+class ClientLeft:
+    """A streamed answer the client left before its end."""
+
+    model_id: str
+    sent: int
+    """Deltas sent before the emulator noticed."""
+    total: int
+    """Deltas the whole answer had."""
+
+
+@dataclass(frozen=True)
 class _Call:
     """One request, whichever protocol carried it (``body`` None = over ``MAX_BODY``)."""
 
@@ -192,6 +203,8 @@ class BedrockEmulator:
         self.catalogue = Catalogue(models)
         self._recorded: deque[ReceivedRequest] = deque(maxlen=max_recorded)
         self._recorded_lock = threading.Lock()
+        self._left: deque[ClientLeft] = deque(maxlen=max_recorded)
+        self._left_changed = threading.Condition()
         self._stopping = asyncio.Event()
         self._server = BackgroundServer(
             self.make_app,
@@ -251,6 +264,16 @@ class BedrockEmulator:
         """Forget the recorded requests."""
         with self._recorded_lock:
             self._recorded.clear()
+
+    def wait_client_left(self, model_id: str, timeout: float = 10.0) -> ClientLeft | None:
+        """The first stream for ``model_id`` that its client left early, waiting up to
+        ``timeout`` seconds for one; None if none was left."""
+
+        def found() -> ClientLeft | None:
+            return next((left for left in self._left if left.model_id == model_id), None)
+
+        with self._left_changed:
+            return self._left_changed.wait_for(found, timeout)
 
     # -- transports --------------------------------------------------------------------
 
@@ -427,6 +450,9 @@ class BedrockEmulator:
                     index,
                     len(reply.tokens),
                 )
+                with self._left_changed:
+                    self._left.append(ClientLeft(model_id, index, len(reply.tokens)))
+                    self._left_changed.notify_all()
                 return
 
         if failure is not None:

@@ -181,7 +181,7 @@ def test_invalid_requests_get_validation_exception(bedrock_client, bedrock_emula
         assert json.loads(http_error.value.read())["message"]
 
 
-def test_client_disconnect_stops_generation(bedrock_client, caplog):
+def test_client_disconnect_stops_generation(bedrock_client, bedrock_emulator, caplog):
     caplog.set_level(logging.DEBUG, logger="chatkit.local.bedrock_emulator")
     response = bedrock_client.converse_stream(
         modelId="demo.disconnect", messages=[user("!rate 50 !long 3000 서울 이야기")]
@@ -191,14 +191,10 @@ def test_client_disconnect_stops_generation(bedrock_client, caplog):
         next(stream)
     response["stream"].close()
 
-    deadline = time.monotonic() + 10
-    stopped = []
-    while not stopped and time.monotonic() < deadline:
-        stopped = [r for r in caplog.records if "demo.disconnect" in r.getMessage()]
-        time.sleep(0.02)
-    assert stopped, "the emulator did not notice the client leaving"
-    _, sent, total = stopped[0].args
-    assert sent < total / 2  # ~1500 tokens at 50/s: it stopped long before the end
+    left = bedrock_emulator.wait_client_left("demo.disconnect")
+    assert left is not None, "the emulator did not notice the client leaving"
+    assert left.sent < left.total / 2  # ~1500 tokens at 50/s: it stopped long before the end
+    assert any("stopped demo.disconnect" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
@@ -492,6 +488,16 @@ def test_inference_profiles_are_listed_and_described(control_client):
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
+def test_the_catalogue_follows_the_default_model():
+    from chatkit.config import DEFAULT_MODEL_ID
+    from chatkit.local.bedrock_emulator import BedrockEmulator
+
+    assert DEFAULT_MODEL_ID in BedrockEmulator().catalogue.profiles
+    extra = BedrockEmulator(models=["eu.meta.llama3-2-1b-instruct-v1:0"]).catalogue
+    assert "eu.meta.llama3-2-1b-instruct-v1:0" in extra.profiles
+    assert "meta.llama3-2-1b-instruct-v1:0" in extra.models
+
+
 def test_foundation_models_are_listed_and_described(control_client):
     listed = control_client.list_foundation_models(byProvider="Anthropic")["modelSummaries"]
     ids = [m["modelId"] for m in listed]
@@ -616,13 +622,12 @@ def test_http2_converse_and_errors_share_the_http1_handling(h2, bedrock_emulator
     assert len(json.loads(data)["inferenceProfileSummaries"]) == 2
 
 
-def test_http2_stream_frames_arrive_as_produced(h2, caplog):
+def test_http2_stream_frames_arrive_as_produced(h2, bedrock_emulator):
     """Three deltas of a 30-second answer arrive, the client resets the stream, and the
     emulator stops after a few tokens: nothing was held back until the end."""
     from botocore.eventstream import EventStreamBuffer
     from h2.events import DataReceived
 
-    caplog.set_level(logging.DEBUG, logger="chatkit.local.bedrock_emulator")
     body = json.dumps({"messages": [user("!rate 50 !long 3000 서울 이야기")]}).encode()
     stream_id = h2.request("POST", "/model/demo.h2-reset/converse-stream", body)
     buffer, texts = EventStreamBuffer(), []
@@ -639,14 +644,9 @@ def test_http2_stream_frames_arrive_as_produced(h2, caplog):
     h2.conn.reset_stream(stream_id)
     h2.sock.sendall(h2.conn.data_to_send())
 
-    deadline = time.monotonic() + 10
-    stopped = []
-    while not stopped and time.monotonic() < deadline:
-        stopped = [r for r in caplog.records if "demo.h2-reset" in r.getMessage()]
-        time.sleep(0.02)
-    assert stopped, "the emulator did not notice the reset"
-    _, sent, total = stopped[0].args
-    assert sent < total / 2
+    left = bedrock_emulator.wait_client_left("demo.h2-reset")
+    assert left is not None, "the emulator did not notice the reset"
+    assert left.sent < left.total / 2
     assert texts == ["[", "데모", " 모델"]  # the first tokens, each its own frame
 
 
