@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["GRADERS", "Hint", "check"]
+__all__ = ["GRADERS", "FakeClock", "FakeTurn", "Hint", "check"]
 
 NOT_WRITTEN = (
     "아직 작성하지 않았습니다: `# 여기에 작성` 부분을 채우세요. "
@@ -447,6 +447,142 @@ def stored_error_turn(answer: Any, *, session: Any, user: str) -> None:
     stored = session.history.get(user, answer.request_id)
     if stored is None or stored.status != "error":
         raise Hint("그 턴이 이 사용자의 기록에 없습니다", "that turn is not in this user's history")
+
+
+# -- 05 relay ------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock that moves only when told: ``clock.now += 0.02``; ``clock()`` reads it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeTurn:
+    """A turn's events with a token every ``step`` seconds of ``clock``; knows how far it
+    was read and whether it was closed (a relay must stop reading a gone client's turn)."""
+
+    def __init__(self, clock: FakeClock, tokens: list[str], step: float = 0.02) -> None:
+        self.clock, self.tokens, self.step = clock, tokens, step
+        self.pulled, self.closed = 0, False
+
+    async def events(self, request_id: str = "r1", error: bool = False) -> Any:
+        from .events import Delta, End, Error, Latency, Start, Usage
+
+        try:
+            yield Start(request_id, "demo", "")
+            for token in self.tokens:
+                self.clock.now += self.step
+                self.pulled += 1
+                yield Delta(request_id, token)
+            if error:
+                yield Error(request_id, "model_error", "모델 오류 (model error)")
+            else:
+                yield End(request_id, "end_turn", Usage(), Latency())
+        finally:
+            self.closed = True
+
+
+def coalesced_count(tokens: int, step: float, interval: float) -> int:
+    """Delta frames ``DeltaCoalescer`` sends for ``tokens`` tokens ``step`` seconds apart."""
+    from .protocol import DeltaCoalescer
+
+    coalescer, frames, now = DeltaCoalescer(interval, 1 << 30), 0, 0.0
+    for _ in range(tokens):
+        now += step
+        frames += coalescer.push("x", now) is not None
+    return frames + (coalescer.flush(now) is not None)
+
+
+def _frames(posted: list[str]) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(frame) for frame in posted]
+
+
+@grader
+async def relay_frames(answer: Callable[..., Any]) -> None:
+    """``answer(events, post, *, request_id, clock, interval)`` sends start, coalesced
+    deltas (the first at once) and end or error, as ``DeltaCoalescer`` would."""
+    _callable(answer, "mini_relay")
+    rng = random.Random(5)
+    for interval, step, error in ((0.05, 0.02, False), (0.1, 0.03, False), (0.05, 0.01, True)):
+        tokens = [rng.choice(["서울", " 부산", "은", " 맛집", "!", " 지하철"]) for _ in range(25)]
+        clock, posted = FakeClock(), []
+        turn = FakeTurn(clock, tokens, step)
+        await answer(
+            turn.events(error=error), posted.append, request_id="r1", clock=clock, interval=interval
+        )
+        frames = _frames(posted)
+        kinds = [frame.get("type") for frame in frames]
+        deltas = [frame["text"] for frame in frames if frame.get("type") == "delta"]
+        if not kinds or kinds[0] != "start" or kinds[-1] != ("error" if error else "end"):
+            raise Hint(
+                "start를 먼저, 끝(end/error)을 마지막에 보내세요",
+                "send start first and end (or error) last",
+            )
+        if "".join(deltas) != "".join(tokens):
+            raise Hint(
+                "delta를 이어 붙이면 답 전체: 끝 프레임 전에 기다리던 텍스트를 보내세요",
+                "the deltas must join into the whole answer — flush waiting text before the end",
+            )
+        if deltas[0] != tokens[0]:
+            raise Hint("첫 조각은 바로 보냅니다", "the first piece goes out at once")
+        expected = coalesced_count(len(tokens), step, interval)
+        if len(deltas) != expected:
+            raise Hint(
+                f"간격 {interval}s, 토큰 {step}s마다: delta 프레임 {expected}개여야 하는데 "
+                f"{len(deltas)}개 — 마지막으로 보낸 뒤 interval이 지났을 때 보내세요",
+                f"expected {expected} delta frames, got {len(deltas)} — send when `interval` "
+                "has passed since the last send",
+            )
+
+
+@grader
+async def relay_gone(answer: Callable[..., Any]) -> None:
+    """When ``post`` raises ``ConnectionGone``, ``answer`` returns ``"gone"`` at once: no
+    further post, and the turn's stream is closed (the session stores it interrupted)."""
+    from .aws.relay import ConnectionGone
+
+    _callable(answer, "mini_relay")
+    clock, posted = FakeClock(), []
+    turn = FakeTurn(clock, ["가"] * 40, 0.06)
+
+    def post(frame: str) -> None:
+        if len(posted) >= 3:
+            raise ConnectionGone("conn-1")
+        posted.append(frame)
+
+    outcome = await answer(turn.events(), post, request_id="r1", clock=clock, interval=0.05)
+    if outcome != "gone":
+        raise Hint(
+            f"연결이 끊기면 'gone'을 돌려주세요 (받은 값 {outcome!r}): ConnectionGone을 잡아서",
+            "return 'gone' when the client is gone — catch ConnectionGone",
+        )
+    if turn.pulled > 4 or not turn.closed:
+        raise Hint(
+            "끊긴 뒤에도 스트림을 계속 읽었습니다: 바로 멈추고 events.aclose()",
+            "you kept reading the stream after the client left — stop and aclose() it",
+        )
+
+
+@grader
+def predicted_frames(answer: Any, *, tokens: int, step: float, interval: float) -> None:
+    """``answer`` is the number of delta frames for ``tokens`` tokens at ``step`` seconds
+    coalesced every ``interval`` seconds."""
+    expected = coalesced_count(tokens, step, interval)
+    if answer is None:
+        raise NotImplementedError
+    if answer != expected:
+        raise Hint(
+            f"{answer}개가 아닙니다: 첫 토큰은 바로, 그다음은 {interval}s가 지날 때마다 한 번, "
+            "마지막에 남은 것 한 번" + (" — 더 적게" if answer > expected else " — 더 많이"),
+            "not that many — the first at once, then once per interval, then the rest at the end",
+        )
 
 
 def _run(coroutine: Any) -> None:

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-__all__ = ["Svg", "context_figure", "lifecycle_figure", "pages_figure", "timeline_figure"]
+__all__ = [
+    "Svg",
+    "context_figure",
+    "lifecycle_figure",
+    "pages_figure",
+    "sequence_figure",
+    "timeline_figure",
+]
 
 GREEN, GREY, RED, BLUE, INK = "#4caf50", "#cfd8dc", "#e57373", "#64b5f6", "#263238"
 FONT = 'font-family="Noto Sans CJK KR, Apple SD Gothic Neo, sans-serif" font-size="12"'
@@ -193,3 +200,42 @@ def timeline_figure(arrivals_ms: Sequence[float], sizes: Sequence[int], title: s
             _text(first + 4, 34, f"첫 토큰 (first token) {arrivals_ms[0]:.0f} ms"),
         ]
     return _svg(640, 110, body)
+
+
+#: The WebSocket sequence: (from lane, to lane, label); lanes are the columns below.
+LANES = ["브라우저 (browser)", "API Gateway", "Lambda $default", "DynamoDB", "Bedrock"]
+SEQUENCE = [
+    (0, 1, "chat {request_id, text} — WebSocket"),
+    (1, 2, "$default 이벤트 (connectionId)"),
+    (2, 3, "claim R#id + 최근 턴 (recent turns)"),
+    (2, 4, "ConverseStream"),
+    (4, 2, "contentBlockDelta …"),
+    (2, 1, "POST @connections/{id}: start, delta… (50 ms로 합침)"),
+    (1, 0, "프레임 (frames) start → delta… → end"),
+    (2, 3, "턴 저장 (save the turn, status)"),
+]
+
+
+def sequence_figure() -> Svg:
+    """One chat request over the WebSocket: browser → API Gateway → Lambda → DynamoDB /
+    Bedrock, and the frames back through the ``@connections`` API."""
+    xs = [80 + index * 190 for index in range(len(LANES))]
+    bottom = 60 + len(SEQUENCE) * 34
+    body = [
+        '<defs><marker id="a" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
+        f'<path d="M0,0 L8,4 L0,8 z" fill="{INK}"/></marker></defs>'
+    ]
+    for x, lane in zip(xs, LANES, strict=True):
+        body += [
+            _box(x - 75, 10, 150, 28, BLUE, lane),
+            f'<line x1="{x}" y1="38" x2="{x}" y2="{bottom}" stroke="{GREY}" stroke-width="2"/>',
+        ]
+    for row, (start, end, label) in enumerate(SEQUENCE):
+        y = 62 + row * 34
+        x1, x2 = xs[start], xs[end]
+        step = 4 if x2 > x1 else -4
+        body += [
+            f'<path d="M{x1},{y} L{x2 - step},{y}" stroke="{INK}" marker-end="url(#a)"/>',
+            _text((x1 + x2) / 2, y - 5, label, "middle", 11),
+        ]
+    return _svg(xs[-1] + 90, bottom + 10, body)

@@ -94,3 +94,28 @@ async def mini_astream(session, user, text):
 # %% 04_chat_session ex-error
 fail_events = [event async for event in mini_astream(session, mini_user, "!fail-after 3 부산 여행 추천해줘")]
 failed_turn = next((turn for turn in session.history.recent(mini_user) if turn.status == "error"), None)
+
+# %% 05_websocket_backend ex-relay
+async def mini_relay(events, post, *, request_id, clock, interval=0.05):
+    writer, waiting, last_sent = FrameWriter(request_id), "", None
+    try:
+        async for event in events:
+            now = clock()
+            if event.type == "delta":
+                waiting += event.text
+                if last_sent is None or now - last_sent >= interval:  # 첫 조각은 바로 (first at once)
+                    post(writer.frame({"type": "delta", "text": waiting}))
+                    waiting, last_sent = "", now
+            else:  # start, end, error
+                if waiting:  # 기다리던 텍스트 먼저 (waiting text first)
+                    post(writer.frame({"type": "delta", "text": waiting}))
+                    waiting = ""
+                post(writer.frame(event.to_dict()))
+    except ConnectionGone:
+        return "gone"
+    finally:
+        await events.aclose()  # 세션이 부분 답을 interrupted로 저장 (the session stores it interrupted)
+    return "completed"
+
+# %% 05_websocket_backend ex-predict
+predicted = 7  # 30 ms(바로) + 150·270·390·510·630 ms + 끝에 남은 것 (first at once, every ≥100 ms, the rest)

@@ -4,6 +4,7 @@ rejects a wrong answer with a hint; ``strict=True`` raises instead of printing."
 from __future__ import annotations
 
 import importlib.util
+import json
 import uuid
 from pathlib import Path
 
@@ -328,3 +329,87 @@ def test_stored_error_turn__rejects_wrong_answers(session, capsys):
     assert "아직 작성하지" in graded("stored_error_turn", None, capsys, **given)
     assert "'error'" in graded("stored_error_turn", completed, capsys, **given)
     assert "기록에 없습니다" in graded("stored_error_turn", elsewhere, capsys, **given)
+
+
+# -- 05 -------------------------------------------------------------------------------
+
+
+def relay_solution():
+    from chatkit.aws.relay import ConnectionGone
+    from chatkit.protocol import FrameWriter
+
+    names = {"FrameWriter": FrameWriter, "ConnectionGone": ConnectionGone}
+    return solution("05_websocket_backend", "ex-relay", **names)["mini_relay"]
+
+
+def test_relay_frames(capsys):
+    assert check("relay_frames", relay_solution()) is True
+
+
+def test_relay_gone(capsys):
+    assert check("relay_gone", relay_solution()) is True
+
+
+def test_relay_frames__rejects_wrong_answers(capsys):
+    from chatkit.protocol import FrameWriter
+
+    async def every_token(events, post, *, request_id, clock, interval=0.05):
+        writer = FrameWriter(request_id)
+        async for event in events:
+            post(
+                writer.frame(
+                    event.to_dict()
+                    if event.type != "delta"
+                    else {"type": "delta", "text": event.text}
+                )
+            )
+        return "completed"
+
+    async def no_flush(events, post, *, request_id, clock, interval=0.05):
+        writer, waiting, last = FrameWriter(request_id), "", None
+        async for event in events:
+            if event.type == "delta":
+                waiting += event.text
+                if last is None or clock() - last >= interval:
+                    post(writer.frame({"type": "delta", "text": waiting}))
+                    waiting, last = "", clock()
+            else:
+                post(writer.frame(event.to_dict()))
+        return "completed"
+
+    assert "interval" in graded("relay_frames", every_token, capsys)
+    assert "끝 프레임 전에" in graded("relay_frames", no_flush, capsys)
+
+
+def test_relay_gone__rejects_wrong_answers(capsys):
+    from chatkit.aws.relay import ConnectionGone
+
+    mini = relay_solution()
+
+    async def keeps_reading(events, post, *, request_id, clock, interval=0.05):
+        outcome = "completed"
+        async for event in events:
+            try:
+                post(json.dumps(event.to_dict()))
+            except ConnectionGone:
+                outcome = "gone"
+        return outcome
+
+    async def never_gone(events, post, *, request_id, clock, interval=0.05):
+        await mini(events, post, request_id=request_id, clock=clock, interval=interval)
+        return "completed"
+
+    assert "aclose" in graded("relay_gone", keeps_reading, capsys)
+    assert "'gone'" in graded("relay_gone", never_gone, capsys)
+
+
+def test_predicted_frames(capsys):
+    answer = solution("05_websocket_backend", "ex-predict")["predicted"]
+    assert check("predicted_frames", answer, tokens=24, step=0.03, interval=0.1) is True
+
+
+def test_predicted_frames__rejects_wrong_answers(capsys):
+    given = {"tokens": 24, "step": 0.03, "interval": 0.1}
+    assert "더 적게" in graded("predicted_frames", 24, capsys, **given)
+    assert "더 많이" in graded("predicted_frames", 1, capsys, **given)
+    assert "아직 작성하지" in graded("predicted_frames", None, capsys, **given)
