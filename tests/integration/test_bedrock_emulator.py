@@ -703,3 +703,21 @@ async def test_in_stream_errors_through_chat_session(session, kind, code):
     stored = session.history.get("u", request_id)
     assert (stored.status, stored.error_code) == ("error", code)
     assert stored.answer == shown != ""  # the partial answer is kept
+
+
+def test_stopping_the_emulator_ends_open_http2_connections():
+    from h2.events import ConnectionTerminated, DataReceived
+
+    emulator = BedrockEmulator(default_rate=0).start()
+    client = H2Client(emulator.port)
+    try:
+        body = json.dumps({"messages": [user("!rate 50 !long 3000 서울 이야기")]}).encode()
+        client.request("POST", "/model/demo.stopping/converse-stream", body)
+        events = client.events()
+        assert any(isinstance(event, DataReceived) for event in events)  # streaming now
+        emulator.stop()
+        ending = next(e for e in events if isinstance(e, ConnectionTerminated))
+        assert ending.error_code == 0  # a graceful GOAWAY, not a dropped socket
+    finally:
+        client.close()
+        emulator.stop()
