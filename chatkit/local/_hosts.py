@@ -4,7 +4,9 @@ A web page the user visits can make its own name resolve to 127.0.0.1 and then t
 a loopback server as "same origin"; its requests still carry the page's name in
 ``Host``. So every listener chatkit starts answers only a loopback address, ``localhost``,
 the address it is bound to, or a name listed in ``CHATKIT_ALLOWED_HOSTS`` (comma
-separated, for a proxy that keeps the browser's ``Host``).
+separated, for a proxy that keeps the browser's ``Host``; an entry starting with a dot,
+``.studio.ap-northeast-2.sagemaker.aws``, allows every name under it — a rebinding page
+cannot have a name under a domain it does not own).
 
 >>> host_allowed("127.0.0.1:8765", bound="127.0.0.1")
 True
@@ -12,6 +14,8 @@ True
 True
 >>> host_allowed("evil.example:8765", bound="127.0.0.1")
 False
+>>> host_allowed("ab12.studio.x.sagemaker.aws", "127.0.0.1", [".studio.x.sagemaker.aws"])
+True
 >>> origin_allowed("http://localhost:8765")
 True
 >>> origin_allowed("https://evil.example")
@@ -56,6 +60,13 @@ def _is_loopback(name: str) -> bool:
         return False
 
 
+def _listed(name: str, allowed: frozenset[str]) -> bool:
+    """``name`` is an allowed name, or under an allowed ``.domain``."""
+    return name in allowed or any(
+        entry.startswith(".") and name.endswith(entry) for entry in allowed
+    )
+
+
 def host_allowed(host: str | None, bound: str, extra: Iterable[str] | None = None) -> bool:
     """True when a request's ``Host`` names this machine's loopback, the bound address or
     an allowed name; a missing ``Host`` (HTTP/1.0 tools) is allowed."""
@@ -63,7 +74,7 @@ def host_allowed(host: str | None, bound: str, extra: Iterable[str] | None = Non
         return True
     name = _name(host)
     allowed = extra_hosts() if extra is None else frozenset(extra)
-    return _is_loopback(name) or name == _name(bound) or name in allowed
+    return _is_loopback(name) or name == _name(bound) or _listed(name, allowed)
 
 
 def origin_allowed(origin: str | None, extra: Iterable[str] | None = None) -> bool:
@@ -73,4 +84,4 @@ def origin_allowed(origin: str | None, extra: Iterable[str] | None = None) -> bo
         return True
     name = (urlsplit(origin).hostname or "").lower()
     allowed = extra_hosts() if extra is None else frozenset(extra)
-    return _is_loopback(name) or name in allowed
+    return _is_loopback(name) or _listed(name, allowed)

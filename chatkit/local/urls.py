@@ -117,11 +117,11 @@ def _studio(port: int, metadata: Mapping[str, object], env: Mapping[str, str]) -
     note = (
         "  SageMaker Studio: 지금 JupyterLab 탭의 주소에서 호스트는 그대로 두고 경로만 "
         f"{path} 로 바꾸세요 (keep your JupyterLab tab's host, https://{host}, and use "
-        "this path).\n"
-        f"  421이 나오면 그 호스트를 허용하고 다시 시작하세요 (if it answers 421, restart with "
-        f"CHATKIT_ALLOWED_HOSTS={host} — your tab's host)."
+        "this path)."
     )
-    return Where("studio", None, path, note)
+    # A space's own host is not known inside its container: allow every name under the
+    # region's Studio domain (AWS owns it; a rebinding page cannot be served from it).
+    return Where("studio", None, path, note, proxy_host=f".studio.{region}.sagemaker.aws")
 
 
 def _jupyter(port: int, origin: str, base_url: str) -> Where:

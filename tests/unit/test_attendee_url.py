@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chatkit.local._hosts import extra_hosts, host_allowed, origin_allowed
 from chatkit.local.urls import Where, allow_proxy_host, attendee_url, describe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,13 +45,22 @@ def test_studio_jupyterlab_space_gives_the_proxy_path_on_the_tabs_host(tmp_path)
     assert where.path == "/jupyterlab/default/proxy/8765/"
     # A space's host is its own (not the domain id): the attendee keeps the tab's host.
     assert "https://<space>.studio.ap-northeast-2.sagemaker.aws" in where.note
-    # Its Host is not known here, so the DNS-rebinding guard cannot be told; the note says how.
-    assert "CHATKIT_ALLOWED_HOSTS=<space>.studio.ap-northeast-2.sagemaker.aws" in where.note
     text = describe(where)
     assert text.startswith(
         "브라우저에서 열기 (open in your browser): /jupyterlab/default/proxy/8765/"
     )
-    assert where.proxy_host is None
+    # Its own host is not known here: every name under the region's Studio domain is
+    # allowed past the DNS-rebinding guard, and nothing else.
+    assert where.proxy_host == ".studio.ap-northeast-2.sagemaker.aws"
+    env: dict[str, str] = {}
+    allow_proxy_host(where, env)
+    tab = "rx4im9n1uveh8zr.studio.ap-northeast-2.sagemaker.aws"
+    assert host_allowed(tab, "127.0.0.1", extra_hosts(env))
+    assert origin_allowed(f"https://{tab}", extra_hosts(env))
+    assert not host_allowed(
+        "studio.ap-northeast-2.sagemaker.aws.evil.example", "127.0.0.1", extra_hosts(env)
+    )
+    assert not host_allowed("x.studio.us-east-1.sagemaker.aws", "127.0.0.1", extra_hosts(env))
 
 
 def test_studio_classic_url_is_complete(tmp_path):
@@ -64,6 +74,7 @@ def test_studio_region_from_the_environment_when_the_arn_has_none(tmp_path):
     metadata = studio(tmp_path, "JupyterLab", ResourceArn="")
     where = attendee_url(8765, {"AWS_REGION": "us-west-2"}, metadata=metadata)
     assert ".studio.us-west-2.sagemaker.aws" in where.note
+    assert where.proxy_host == ".studio.us-west-2.sagemaker.aws"
 
 
 @pytest.mark.parametrize("content", ["", "{not json", "[]", '{"AppType": "KernelGateway"}'])
