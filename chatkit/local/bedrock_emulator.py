@@ -475,24 +475,28 @@ class BedrockEmulator:
     async def _control(
         self, call: _Call, match: re.Match[str], alive: Callable[[], bool]
     ) -> _Answer:
+        """``GET /inference-profiles[/{id}]`` and ``GET /foundation-models[/{id}]``."""
         region = _region(call.headers)
-        query = dict(parse_qsl(urlsplit(call.target).query))
-        identifier = unquote(match["id"]) if match.groupdict().get("id") else None
         catalogue = self.catalogue
-        if match.re.pattern.startswith("/inference-profiles"):
-            if identifier is None:
-                return _json_answer(200, catalogue.list_inference_profiles(query, region))
-            return _json_answer(200, catalogue.get_inference_profile(identifier, region))
-        if identifier is None:
-            return _json_answer(200, catalogue.list_foundation_models(query, region))
-        return _json_answer(200, catalogue.get_foundation_model(identifier, region))
+        profiles = match["kind"] == "inference-profiles"
+        if match["id"] is None:
+            query = dict(parse_qsl(urlsplit(call.target).query))
+            listed = (
+                catalogue.list_inference_profiles if profiles else catalogue.list_foundation_models
+            )
+            return _json_answer(200, listed(query, region))
+        named = catalogue.get_inference_profile if profiles else catalogue.get_foundation_model
+        return _json_answer(200, named(unquote(match["id"]), region))
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("POST", re.compile(r"/model/(?P<id>.+)/converse-stream"), BedrockEmulator._converse_stream),
     ("POST", re.compile(r"/model/(?P<id>.+)/converse"), BedrockEmulator._converse),
-    ("GET", re.compile(r"/inference-profiles(?:/(?P<id>[^/]+))?"), BedrockEmulator._control),
-    ("GET", re.compile(r"/foundation-models(?:/(?P<id>[^/]+))?"), BedrockEmulator._control),
+    (
+        "GET",
+        re.compile(r"/(?P<kind>inference-profiles|foundation-models)(?:/(?P<id>[^/]+))?"),
+        BedrockEmulator._control,
+    ),
 ]
 """(method, raw path, handler). Ids arrive percent-encoded (``:`` as ``%3A``, ``/`` as
 ``%2F``), so they are matched before decoding."""
