@@ -146,8 +146,8 @@ def sign_in(page: Any, username: str, password: str) -> None:
 
 def wait_ready(page: Any) -> None:
     """The chat screen with an open socket (a notice may be showing)."""
-    page.wait_for_function(
-        "!document.getElementById('chat-screen').hidden"
+    page.wait_for_function(  # a function, not an expression: the page's CSP forbids eval
+        "() => !document.getElementById('chat-screen').hidden"
         " && !document.getElementById('send-button').disabled"
     )
 
@@ -286,7 +286,9 @@ def test_refused_token_refreshes_or_signs_in_again_keeping_the_question(
     question = "!rate 0 부산 맛집 알려줘"
     page.fill("#input", question)
     page.press("#input", "Enter")
-    page.wait_for_function(f"document.getElementById('notice').textContent.includes({RENEWED!r})")
+    page.wait_for_function(
+        "text => document.getElementById('notice').textContent.includes(text)", arg=RENEWED
+    )
     wait_ready(page)
     assert page.input_value("#input") == question
     assert page.locator(".msg.user").count() == 0
