@@ -11,11 +11,15 @@ at init — outside any invocation, so a SnapStart snapshot holds it:
   langchain-aws's model and the boto3 clients (creating a client opens no connection);
   the other functions never import the model code.
 
+An init that fails (say, the secret not readable yet while the version is published) is
+logged and left to the first invocation, which builds the backend as before.
+
     # template.yaml: Handler: chatkit.aws.handlers.ws_default
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -118,4 +122,9 @@ def http_login(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 if os.environ.get("_HANDLER", "").startswith(f"{__name__}."):  # Lambda's init phase
-    init(os.environ["_HANDLER"])
+    try:
+        init(os.environ["_HANDLER"])
+    except Exception:  # e.g. the role's new policy not in effect yet while SnapStart
+        # publishes the version: do not fail the publish; the first invocation builds it
+        logging.getLogger(__name__).exception("init failed: the backend is built on first use")
+        cold_start()

@@ -40,6 +40,7 @@ LAMBDA_PYTHON = (3, 12)
 LAMBDA_ENV = {
     "CHATKIT_MODE": "aws",
     "AWS_REGION": "ap-northeast-2",
+    "AWS_DEFAULT_REGION": "ap-northeast-2",
     "AWS_ACCESS_KEY_ID": "init",
     "AWS_SECRET_ACCESS_KEY": "init",
     "AWS_CONFIG_FILE": os.devnull,

@@ -168,3 +168,40 @@ def test_only_the_chat_function_loads_the_chat_path_at_init(lambda_bundle, pytho
     else:
         assert report["session"] is False
         assert not {"chatkit.session", "chatkit.llm", "langchain_aws"} & set(report["loaded"])
+
+
+_LATE_SECRET = """
+import logging, os, boto3
+logging.basicConfig()  # Lambda's runtime has a root handler before it imports the handler
+import chatkit.aws.handlers as handlers
+assert handlers._backend is None, "the failed init left a backend"
+boto3.client("secretsmanager").create_secret(
+    Name=os.environ["CHATKIT_AUTH_SECRET_ARN"], SecretString="readable-now"
+)
+print(handlers.backend().settings.auth_secret)
+"""
+
+
+def test_an_init_that_cannot_read_the_secret_yet_leaves_it_to_the_first_invocation(
+    lambda_bundle, python312, stack
+):
+    """While SnapStart publishes a version, the role's new policy may not be in effect yet:
+    the init logs the failure instead of failing the publish, and the first invocation
+    reads the secret (here: it exists only after the init)."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        **LAMBDA_ENV,
+        "_HANDLER": "chatkit.aws.handlers.http_history",
+        "CHATKIT_AUTH_SECRET_ARN": f"chatkit-late-{os.urandom(4).hex()}",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": stack.dynamodb_url,
+    }
+    result = subprocess.run(
+        isolated_command(python312, unpack(lambda_bundle.path), _LATE_SECRET),
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "readable-now"
+    assert "init failed" in result.stderr and "ResourceNotFoundException" in result.stderr
