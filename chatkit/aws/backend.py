@@ -72,6 +72,9 @@ _EXPIRED = (
 class Backend:
     """Lambda-side logic; dependencies injectable for tests."""
 
+    #: Open WebSocket connections one user may hold (``$connect`` answers 429 beyond it).
+    max_connections_per_user = 10
+
     def __init__(
         self,
         settings: Settings,
@@ -183,6 +186,11 @@ class Backend:
         except ChatError:
             log.info("connect refused", extra={"connection_id": event.connection_id})
             return {"statusCode": 401}
+        if not self.state.open_connection(
+            identity.user_id, event.connection_id, self.max_connections_per_user
+        ):
+            log.info("too many connections", extra={"connection_id": event.connection_id})
+            return {"statusCode": 429}
         self.state.bind(event.connection_id, identity)
         return _OK
 

@@ -12,6 +12,7 @@ user's requests may run in many containers at once, so they all meet here::
     state.request_stop("minsu", "r1")
     assert state.stop_requested("minsu", "r1")
     state.take("user#minsu", Bucket.per_minute(60, 60)).allowed   # True
+    state.open_connection("minsu", "conn-2", cap=10)              # True: under the cap
     slot = state.acquire_lease("minsu", "r1", slots=1, seconds=360)  # 0, or None: busy
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -81,6 +83,32 @@ class StateStore:
         while len(self._bound) > _CACHE_SIZE:
             self._bound.popitem(last=False)
         return identity
+
+    def open_connection(self, user_id: str, connection_id: str, cap: int) -> bool:
+        """Count ``connection_id`` among ``user_id``'s open connections unless ``cap`` are
+        open already (False). A connection counts until its lifetime is over or, once the
+        cap is reached, until its binding is found gone (``$disconnect`` deletes it)."""
+        key = f"conns#{user_id}"
+        for _ in range(_TAKE_ATTEMPTS):
+            now = int(self._clock())
+            item = self._get(key)
+            listed = (item or {}).get("open", {}).get("M", {}).items()
+            counted = {cid: int(until["N"]) for cid, until in listed if int(until["N"]) > now}
+            if len(counted) >= cap:  # the only case that pays a read per connection
+                counted = {cid: t for cid, t in counted.items() if self._get(f"conn#{cid}")}
+                if len(counted) >= cap:
+                    return False
+            counted[connection_id] = now + CONNECTION_SECONDS
+            if self._put_if(
+                key,
+                CONNECTION_SECONDS,
+                "#at = :at" if item else "attribute_not_exists(#at) OR #ttl <= :now",
+                {":now": {"N": str(now)}, ":at": item["at"] if item else None},
+                open={"M": {cid: {"N": str(until)} for cid, until in counted.items()}},
+                at={"S": secrets.token_hex(8)},  # a new version for the next writer's check
+            ):
+                return True
+        return False
 
     def unbind(self, connection_id: str) -> None:
         self._bound.pop(connection_id, None)

@@ -166,7 +166,7 @@ def test_user_pool_lets_an_administrator_create_users_who_sign_in_with_srp():
         kind: (client[f"{kind}Validity"], client["TokenValidityUnits"][kind])
         for kind in ("AccessToken", "RefreshToken")
     }
-    assert validity == {"AccessToken": (60, "minutes"), "RefreshToken": (1, "days")}
+    assert validity == {"AccessToken": (15, "minutes"), "RefreshToken": (1, "days")}
     assert client["EnableTokenRevocation"] is True
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     outputs = RENDERED["cognito"]["Outputs"]

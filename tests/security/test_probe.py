@@ -361,3 +361,21 @@ def test_access_tokens_are_short_lived_in_the_template_and_the_local_pool():
     client = load_template()["Resources"]["UserPoolClient"]["Properties"]
     assert client["TokenValidityUnits"]["AccessToken"] == "minutes"
     assert client["AccessTokenValidity"] == ACCESS_TOKEN_MINUTES <= 15
+
+
+def test_a_user_holds_at_most_the_cap_of_open_connections(settings, api):
+    from handler_client import fixture
+
+    from chatkit.aws.apigw import WebSocketEvent
+
+    backend = backend_with(settings, api)
+    backend.max_connections_per_user = 2
+    assert connect(backend, "민수", "c1")["statusCode"] == 200
+    assert connect(backend, "민수", "c2")["statusCode"] == 200
+    assert connect(backend, "민수", "c3")["statusCode"] == 429
+    assert backend.state.identity_of("c3") is None
+    assert connect(backend, "지영", "c4")["statusCode"] == 200  # other users are not counted
+    event = fixture("ws_disconnect")
+    event["requestContext"]["connectionId"] = "c1"
+    backend.disconnect(WebSocketEvent(event))
+    assert connect(backend, "민수", "c3")["statusCode"] == 200  # a closed one frees its place
