@@ -585,6 +585,69 @@ def predicted_frames(answer: Any, *, tokens: int, step: float, interval: float) 
         )
 
 
+# -- 06 chat panel -------------------------------------------------------------------
+
+
+def _buttons(widget: Any) -> list[Any]:
+    """Every button in a widget tree (anything with ``click`` and ``on_click``)."""
+    found = [widget] if hasattr(widget, "click") and hasattr(widget, "on_click") else []
+    for child in getattr(widget, "children", ()):
+        found += _buttons(child)
+    return found
+
+
+@grader
+def panel_button(answer: Any, *, transcript: Any, keep: tuple[Any, ...]) -> None:
+    """``answer`` (the hand-built panel) holds a new button whose click empties
+    ``transcript``; ``keep`` are the buttons it had before."""
+    extra = [button for button in _buttons(answer) if not any(button is k for k in keep)]
+    if not extra:
+        raise Hint(
+            "패널에 새 버튼이 없습니다: 버튼 줄(handmade_panel.children[1])의 children에 넣으세요",
+            "no new button in the panel — add it to the button row's children",
+        )
+    saved = transcript.children
+    try:
+        for button in extra:
+            transcript.children = (*saved, type(button)(description="테스트 (test)"))
+            button.click()
+            if not transcript.children:
+                return
+    finally:
+        transcript.children = saved
+    raise Hint(
+        "새 버튼을 눌러도 대화창이 그대로입니다: on_click에서 transcript.children = ()",
+        "clicking the new button leaves the transcript — set transcript.children = () on click",
+    )
+
+
+@grader
+def interrupted_answers(answer: Callable[..., Any]) -> None:
+    """``answer(messages)`` → the texts of the assistant's interrupted answers, in order."""
+    _callable(answer, "interrupted_answers")
+    rng = random.Random(6)
+    for _ in range(20):
+        messages = [
+            {
+                "role": rng.choice(["user", "assistant"]),
+                "text": f"글 {index}",
+                "status": rng.choice(["completed", "interrupted", "error", "streaming"]),
+            }
+            for index in range(rng.randint(0, 8))
+        ]
+        expected = [
+            m["text"] for m in messages if m["role"] == "assistant" and m["status"] == "interrupted"
+        ]
+        got = answer(messages)
+        if got is None:
+            raise NotImplementedError
+        if list(got) != expected:
+            raise Hint(
+                "role이 'assistant'이고 status가 'interrupted'인 메시지의 text만, 순서대로",
+                "only the text of assistant messages with status 'interrupted', in order",
+            )
+
+
 def _run(coroutine: Any) -> None:
     """Run a grader coroutine, also where a loop already runs (Jupyter): in a thread."""
     import asyncio

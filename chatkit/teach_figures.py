@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "Svg",
+    "bars_figure",
     "context_figure",
     "lifecycle_figure",
     "pages_figure",
@@ -239,3 +240,17 @@ def sequence_figure() -> Svg:
             _text((x1 + x2) / 2, y - 5, label, "middle", 11),
         ]
     return _svg(xs[-1] + 90, bottom + 10, body)
+
+
+def bars_figure(values: dict[str, float], title: str, unit: str) -> Svg:
+    """Horizontal bars, one per ``values`` item, labelled with the value and ``unit``."""
+    top = max(values.values(), default=0) or 1
+    body = [_text(20, 18, title)]
+    for row, (label, value) in enumerate(values.items()):
+        y = 30 + row * 30
+        body += [
+            _text(110, y + 17, label, "end"),
+            _box(120, y, 420 * value / top, 24, BLUE),
+            _text(126 + 420 * value / top, y + 17, f"{value:,.0f} {unit}"),
+        ]
+    return _svg(660, 40 + len(values) * 30, body)

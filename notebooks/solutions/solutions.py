@@ -119,3 +119,13 @@ async def mini_relay(events, post, *, request_id, clock, interval=0.05):
 
 # %% 05_websocket_backend ex-predict
 predicted = 7  # 30 ms(바로) + 150·270·390·510·630 ms + 끝에 남은 것 (first at once, every ≥100 ms, the rest)
+
+# %% 06_chat_panel ex-button
+clear_button = widgets.Button(description="지우기 (clear)")
+clear_button.on_click(lambda _button: setattr(transcript, "children", ()))
+button_row = handmade_panel.children[1]
+button_row.children = (*button_row.children, clear_button)
+
+# %% 06_chat_panel ex-interrupted
+def interrupted_answers(messages):
+    return [m["text"] for m in messages if m["role"] == "assistant" and m["status"] == "interrupted"]

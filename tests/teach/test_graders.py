@@ -413,3 +413,45 @@ def test_predicted_frames__rejects_wrong_answers(capsys):
     assert "더 적게" in graded("predicted_frames", 24, capsys, **given)
     assert "더 많이" in graded("predicted_frames", 1, capsys, **given)
     assert "아직 작성하지" in graded("predicted_frames", None, capsys, **given)
+
+
+# -- 06 -------------------------------------------------------------------------------
+
+
+def hand_built_panel():
+    import ipywidgets as widgets
+
+    transcript = widgets.VBox([widgets.HTML("안녕")])
+    send, stop = widgets.Button(description="send"), widgets.Button(description="stop")
+    panel = widgets.VBox([transcript, widgets.HBox([widgets.Textarea(), send, stop])])
+    return widgets, panel, transcript, (send, stop)
+
+
+def test_panel_button(capsys):
+    widgets, panel, transcript, keep = hand_built_panel()
+    names = {"widgets": widgets, "transcript": transcript, "handmade_panel": panel}
+    solution("06_chat_panel", "ex-button", **names)
+    assert check("panel_button", panel, transcript=transcript, keep=keep) is True
+    assert [child.value for child in transcript.children] == ["안녕"], "the grader restores it"
+
+
+def test_panel_button__rejects_wrong_answers(capsys):
+    widgets, panel, transcript, keep = hand_built_panel()
+    given = {"transcript": transcript, "keep": keep}
+    assert "새 버튼이 없습니다" in graded("panel_button", panel, capsys, **given)
+    row = panel.children[1]
+    row.children = (*row.children, widgets.Button(description="does nothing"))
+    assert "대화창이 그대로" in graded("panel_button", panel, capsys, **given)
+
+
+def test_interrupted_answers(capsys):
+    answer = solution("06_chat_panel", "ex-interrupted")["interrupted_answers"]
+    assert check("interrupted_answers", answer) is True
+
+
+def test_interrupted_answers__rejects_wrong_answers(capsys):
+    def any_role(messages):
+        return [m["text"] for m in messages if m["status"] == "interrupted"]
+
+    assert "assistant" in graded("interrupted_answers", any_role, capsys)
+    assert "아직 작성하지" in graded("interrupted_answers", lambda messages: None, capsys)

@@ -33,15 +33,19 @@ BUILD = _build_module()
 NAMES = sorted(BUILD.solutions())
 
 
+def execute(notebook) -> None:
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+
+
 def run_twice(path: Path) -> list[list[str]]:
     """Execute the notebook, then all its cells again in the same kernel; the printed
     output of each ``check`` cell, per run."""
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
     notebook.cells = [*cells, *copy.deepcopy(cells)]
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
+    execute(notebook)
     runs = []
     for half in (notebook.cells[: len(cells)], notebook.cells[len(cells) :]):
         runs.append(
@@ -78,3 +82,18 @@ def test_blank_notebook_twice_prints_hints(name):
 def test_solution_notebook_twice_passes_strict(name):
     for printed in run_twice(SOLUTIONS / f"{name}.ipynb"):
         assert printed and all("✓" in out and "✗" not in out for out in printed), printed
+
+
+@pytest.mark.slow
+def test_panel_checks_pass_after_the_learner_chats():
+    """06 invites chatting in both panels: extra turns before the checks change nothing."""
+    notebook = nbformat.read(ROOT / "06_chat_panel.ipynb", as_version=4)
+    ids = [cell.get("id") for cell in notebook.cells]
+    chat = nbformat.v4.new_code_cell(
+        'question_box.value = "!rate 0 한 번 더"\n'
+        "send_button.click()\n"
+        "await current['task']\n"
+        'await panel.send("!rate 0 패널에서도 한 번")'
+    )
+    notebook.cells.insert(ids.index("22"), chat)
+    execute(notebook)
