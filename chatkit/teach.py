@@ -543,18 +543,17 @@ async def relay_frames(answer: Callable[..., Any]) -> None:
 
 
 @grader
-async def relay_gone(answer: Callable[..., Any]) -> None:
-    """When ``post`` raises ``ConnectionGone``, ``answer`` returns ``"gone"`` at once: no
-    further post, and the turn's stream is closed (the session stores it interrupted)."""
-    from .aws.relay import ConnectionGone
-
+async def relay_gone(answer: Callable[..., Any], *, gone: type[Exception]) -> None:
+    """When ``post`` raises ``gone`` (``chatkit.aws.relay.ConnectionGone``, passed in: the
+    core imports no face), ``answer`` returns ``"gone"`` at once: no further post, and the
+    turn's stream is closed (the session stores it interrupted)."""
     _callable(answer, "mini_relay")
     clock, posted = FakeClock(), []
     turn = FakeTurn(clock, ["가"] * 40, 0.06)
 
     def post(frame: str) -> None:
         if len(posted) >= 3:
-            raise ConnectionGone("conn-1")
+            raise gone("conn-1")
         posted.append(frame)
 
     outcome = await answer(turn.events(), post, request_id="r1", clock=clock, interval=0.05)

@@ -347,7 +347,9 @@ def test_relay_frames(capsys):
 
 
 def test_relay_gone(capsys):
-    assert check("relay_gone", relay_solution()) is True
+    from chatkit.aws.relay import ConnectionGone
+
+    assert check("relay_gone", relay_solution(), gone=ConnectionGone) is True
 
 
 def test_relay_frames__rejects_wrong_answers(capsys):
@@ -399,8 +401,8 @@ def test_relay_gone__rejects_wrong_answers(capsys):
         await mini(events, post, request_id=request_id, clock=clock, interval=interval)
         return "completed"
 
-    assert "aclose" in graded("relay_gone", keeps_reading, capsys)
-    assert "'gone'" in graded("relay_gone", never_gone, capsys)
+    assert "aclose" in graded("relay_gone", keeps_reading, capsys, gone=ConnectionGone)
+    assert "'gone'" in graded("relay_gone", never_gone, capsys, gone=ConnectionGone)
 
 
 def test_predicted_frames(capsys):
