@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 from .aws_clients import bedrock_client, bedrock_runtime_client, dynamodb_client
 from .config import Settings
+from .llm import PROFILE_PREFIXES
 
 __all__ = ["Check", "denied_action", "format_checks", "run_checks"]
 
-
-#: Geography prefixes of cross-region inference-profile ids.
-PROFILE_PREFIXES = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
 
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 #: What an endpoint says when it does not implement an operation at all.

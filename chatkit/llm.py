@@ -22,9 +22,22 @@ from .aws_clients import bedrock_client, bedrock_runtime_client
 from .config import Settings
 from .errors import ChatError, ErrorCode
 
-__all__ = ["classify_error", "make_chat_model"]
+__all__ = ["PROFILE_PREFIXES", "base_model_id", "classify_error", "make_chat_model"]
+
+#: Geography prefixes of cross-region inference-profile ids (``global.``, ``apac.``…).
+PROFILE_PREFIXES = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
 
 log = logging.getLogger(__name__)
+
+
+def base_model_id(model_id: str) -> str:
+    """The foundation model behind an inference-profile id (a bare id stays as it is).
+
+    >>> base_model_id("global.anthropic.claude-haiku-4-5-20251001-v1:0")
+    'anthropic.claude-haiku-4-5-20251001-v1:0'
+    """
+    prefix, _, rest = model_id.partition(".")
+    return rest if prefix in PROFILE_PREFIXES and "." in rest else model_id
 
 
 def make_chat_model(settings: Settings, *, model_id: str | None = None) -> Any:

@@ -1,4 +1,4 @@
-"""The Lambda side of :class:`chatkit.local.zip_invoker.ZipInvoker` — standard library only.
+"""The Lambda side of :class:`chatkit.deploy.zip_invoker.ZipInvoker` — standard library only.
 
 Started as ``python3.12 -I -S _zip_worker.py BUNDLE_DIR``: only the unzipped bundle and
 the standard library are importable (as ``/var/task`` on Lambda), so the handlers come

@@ -8,7 +8,7 @@ STS), and the Bedrock emulator for ``bedrock-runtime`` (the deployer's first mod
 What it cannot do — say so wherever it is used: moto's CloudFormation **skips**
 ``AWS::ApiGatewayV2::*``, CloudFront, Secrets Manager and S3 bucket policies (so the stack
 has no outputs), and moto cannot **run** Lambda code. The zip-in-local-gateway test covers
-those parts (``chatkit.local.zip_invoker``).
+those parts (``chatkit.deploy.zip_invoker``).
 
 moto does not replace an ``AWS::Lambda::Version`` whose properties changed; here it does
 (publishes again), as CloudFormation does. moto does not refuse to publish a version of an
@@ -29,10 +29,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from chatkit.deploy.aws import Aws
-
-from .bedrock_emulator import BedrockEmulator
-from .dynamodb import LocalDynamoDB
+from ..local.bedrock_emulator import BedrockEmulator
+from ..local.dynamodb import LocalDynamoDB
+from .aws import Aws
 
 __all__ = ["MotoAws"]
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from ..config import DEFAULT_MODEL_ID, AuthMode
-from ..doctor import PROFILE_PREFIXES
+from ..llm import base_model_id
 from .aws import Aws
 from .buckets import (
     delete_artifacts,
@@ -164,16 +164,6 @@ class DeployResult:
     #: ``created`` / ``updated`` / ``unchanged`` / ``cancelled``
     status: str
     outputs: dict[str, str] = field(default_factory=dict)
-
-
-def base_model_id(model_id: str) -> str:
-    """The foundation model behind an inference-profile id (a bare id stays as it is).
-
-    >>> base_model_id("global.anthropic.claude-haiku-4-5-20251001-v1:0")
-    'anthropic.claude-haiku-4-5-20251001-v1:0'
-    """
-    prefix, _, rest = model_id.partition(".")
-    return rest if prefix in PROFILE_PREFIXES and "." in rest else model_id
 
 
 def stack_outputs(aws: Aws, name: str) -> dict[str, str]:

@@ -29,8 +29,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from chatkit.deploy.runtime import find_python312, unpack
-from chatkit.local._invoker import DEFAULT_ROUTES
+from ..local.gateway import DEFAULT_ROUTES
+from .runtime import find_python312, unpack
 
 __all__ = ["ZipInvoker"]
 

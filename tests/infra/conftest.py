@@ -30,7 +30,7 @@ def python312() -> str:
 def moto_aws():
     """A stand-in AWS account (moto server on loopback) for the whole session; tests use
     their own stack names."""
-    from chatkit.local.moto_aws import MotoAws
+    from chatkit.deploy.moto_aws import MotoAws
 
     with MotoAws() as fake:
         yield fake

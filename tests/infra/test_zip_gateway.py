@@ -22,10 +22,10 @@ from chatkit.cli import main
 from chatkit.cognito import CognitoTokens
 from chatkit.config import Settings
 from chatkit.deploy.smoke import Endpoints, run_smoke
+from chatkit.deploy.zip_invoker import ZipInvoker
 from chatkit.history import HistoryStore
 from chatkit.local.cognito import create_user_pool
 from chatkit.local.gateway import Gateway
-from chatkit.local.zip_invoker import ZipInvoker
 
 
 def zip_gateway(bundle, settings, python, pool=None):

@@ -75,7 +75,7 @@ def _record_decisions(log_path: str) -> None:
 
 def main() -> None:
     _record_decisions(sys.argv[1])
-    from chatkit.local.moto_aws import MotoAws
+    from chatkit.deploy.moto_aws import MotoAws
 
     fake = MotoAws().start()
     print(fake.url, flush=True)

@@ -97,7 +97,7 @@ def test_a_bad_roster_cleans_nothing(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def stand_in_aws():
     """A stand-in AWS account (moto server) with CloudFormation."""
-    from chatkit.local.moto_aws import MotoAws
+    from chatkit.deploy.moto_aws import MotoAws
 
     with MotoAws() as fake:
         yield fake
