@@ -50,7 +50,7 @@ ARTIFACT = ROOT / "artifacts" / "rehearsal-actions.txt"
 REGION = "ap-northeast-2"
 ACCOUNT = "123456789012"  # moto's account
 ATTENDEE = "Kim Minsu"  # as an instructor would export it; chatkit sanitizes it
-RATE = 200.0  # the stand-in model's tokens per second (a real one streams 50–100)
+RATE = 1000.0  # the stand-in model's tokens per second (a real one streams 50–100)
 BEFORE_DEPLOY = [
     "00_setup",
     "01_bedrock_streaming",
@@ -188,13 +188,13 @@ def _run(name: str, out: Path, parameters: dict) -> str:
 
 class LongWhenAsked(DemoModel):
     """The demo model, answering like a real one when asked for a long answer ("길게"):
-    about 1,500 characters (05 and 06 stop such an answer halfway)."""
+    about 5,000 characters (05 and 06 stop such an answer halfway)."""
 
     def reply(self, messages, system=None, **kwargs):
         last = messages[-1]
         text = last["content"][0].get("text", "") if last.get("content") else ""
         if "길게" in text:
-            asked = {**last, "content": [{"text": f"!long 1500 {text}"}]}
+            asked = {**last, "content": [{"text": f"!long 5000 {text}"}]}
             messages = [*messages[:-1], asked]
         return super().reply(messages, system, **kwargs)
 
