@@ -121,43 +121,40 @@ def ensure_tables(settings: Settings) -> list[str]:
     from ..local.dynamodb import create_history_table, create_state_table
 
     client = dynamodb_client(settings)
-    made = [
-        name
-        for create, name in (
-            (create_history_table, settings.table_name),
-            (create_state_table, settings.state_table_name),
-        )
-        if create(client, name)
-    ]
-    return made
+    pairs = (
+        (create_history_table, settings.table_name),
+        (create_state_table, settings.state_table_name),
+    )
+    return [name for create, name in pairs if create(client, name)]
+
+
+def _tables_where(settings: Settings, act: Callable[[Any, str], object]) -> list[str]:
+    """The history and state tables on which ``act(client, name)`` did not find the table
+    missing."""
+    from ..aws_clients import dynamodb_client
+
+    client, names = dynamodb_client(settings), []
+    for name in (settings.table_name, settings.state_table_name):
+        try:
+            act(client, name)
+        except client.exceptions.ResourceNotFoundException:
+            continue
+        names.append(name)
+    return names
+
+
+def _delete(client: Any, name: str) -> None:
+    client.delete_table(TableName=name)
+    client.get_waiter("table_not_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 90}
+    )
 
 
 def remove_tables(settings: Settings) -> list[str]:
     """Delete the history and state tables named in ``settings``; the names deleted."""
-    from ..aws_clients import dynamodb_client
-
-    client, removed = dynamodb_client(settings), []
-    for name in (settings.table_name, settings.state_table_name):
-        try:
-            client.delete_table(TableName=name)
-        except client.exceptions.ResourceNotFoundException:
-            continue
-        client.get_waiter("table_not_exists").wait(
-            TableName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 90}
-        )
-        removed.append(name)
-    return removed
+    return _tables_where(settings, _delete)
 
 
 def tables_left(settings: Settings) -> list[str]:
     """Which of the history and state tables named in ``settings`` still exist."""
-    from ..aws_clients import dynamodb_client
-
-    client, left = dynamodb_client(settings), []
-    for name in (settings.table_name, settings.state_table_name):
-        try:
-            client.describe_table(TableName=name)
-        except client.exceptions.ResourceNotFoundException:
-            continue
-        left.append(name)
-    return left
+    return _tables_where(settings, lambda client, name: client.describe_table(TableName=name))
