@@ -1,7 +1,8 @@
 """Make notebooks/solutions/NN_*.ipynb from the blank notebooks and solutions.py.
 
-Each ``# %% <notebook> <cell id>`` block of solutions.py replaces the exercise cell with
-that id; the parameters cell gets ``strict = True``. One source, so the two never drift::
+Each ``# %% <notebook> <name>`` block of solutions.py replaces the exercise cell tagged
+``exercise`` and ``<name>`` (tags survive nbstripout, which renumbers cell ids); the
+parameters cell gets ``strict = True``. One source, so the two never drift::
 
     .venv/bin/python notebooks/solutions/build.py          # writes the solution notebooks
     .venv/bin/python notebooks/solutions/build.py --check  # exit 1 if they are out of date
@@ -20,7 +21,7 @@ MARK = re.compile(r"^# %% (\S+) (\S+)$", re.MULTILINE)
 
 
 def solutions(text: str | None = None) -> dict[str, dict[str, str]]:
-    """``{notebook: {cell id: source}}`` from solutions.py."""
+    """``{notebook: {exercise name: source}}`` from solutions.py."""
     text = text if text is not None else (HERE / "solutions.py").read_text(encoding="utf-8")
     found: dict[str, dict[str, str]] = {}
     marks = list(MARK.finditer(text))
@@ -37,20 +38,20 @@ def solved(notebook: dict, answers: dict[str, str]) -> dict:
     for cell in notebook["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         if "parameters" in tags:
-            source = "".join(cell["source"])
-            cell["source"] = re.sub(r"(?m)^strict = False", "strict = True", source)
-        if cell.get("id") in answers:
-            if "exercise" not in tags:
-                raise SystemExit(f"cell {cell['id']} is not tagged exercise")
-            cell["source"] = answers[cell["id"]]
-            missing.discard(cell["id"])
+            source = re.sub(r"(?m)^strict = False", "strict = True", "".join(cell["source"]))
+            cell["source"] = source.splitlines(keepends=True)
+        names = [tag for tag in tags if tag in answers] if "exercise" in tags else []
+        for name in names:
+            cell["source"] = answers[name].splitlines(keepends=True)
+            missing.discard(name)
     if missing:
-        raise SystemExit(f"no exercise cell with id {sorted(missing)}")
+        raise SystemExit(f"no exercise cell tagged {sorted(missing)}")
     return notebook
 
 
 def render(notebook: dict) -> str:
-    return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
+    """As nbformat (and nbstripout) write it: sorted keys, one-space indent."""
+    return json.dumps(notebook, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
 def build() -> dict[Path, str]:

@@ -63,6 +63,7 @@ def test_there_are_exercises_and_checks():
         notebook = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
         tags = [tag for cell in notebook.cells for tag in cell.metadata.get("tags", [])]
         assert tags.count("exercise") >= 2 and tags.count("check") >= 2, name
+        assert set(BUILD.solutions()[name]) <= set(tags), "every solution names its exercise tag"
 
 
 def test_solution_notebooks_are_built_from_the_blanks():
@@ -88,12 +89,16 @@ def test_solution_notebook_twice_passes_strict(name):
 def test_panel_checks_pass_after_the_learner_chats():
     """06 invites chatting in both panels: extra turns before the checks change nothing."""
     notebook = nbformat.read(ROOT / "06_chat_panel.ipynb", as_version=4)
-    ids = [cell.get("id") for cell in notebook.cells]
+    check = next(
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.source.startswith("# 확인 (check) — 패널을 코드로")
+    )
     chat = nbformat.v4.new_code_cell(
         'question_box.value = "!rate 0 한 번 더"\n'
         "send_button.click()\n"
         "await current['task']\n"
         'await panel.send("!rate 0 패널에서도 한 번")'
     )
-    notebook.cells.insert(ids.index("22"), chat)
+    notebook.cells.insert(check, chat)
     execute(notebook)
