@@ -86,7 +86,9 @@ def caller_name(arn: str) -> str:
 def _sts_name() -> str:
     import boto3
 
-    return caller_name(boto3.client("sts").get_caller_identity()["Arn"])
+    # botocore reads AWS_DEFAULT_REGION and profiles, not AWS_REGION (other SDKs do)
+    sts = boto3.client("sts", region_name=os.environ.get("AWS_REGION") or None)
+    return caller_name(sts.get_caller_identity()["Arn"])
 
 
 def resolve_attendee(

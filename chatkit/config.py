@@ -215,6 +215,27 @@ class Settings:
         """A copy with some fields changed: ``settings.with_(model_id="...")``."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def for_attendee(self, attendee: str | None) -> Settings:
+        """These settings for ``attendee`` (sanitized): tables still at their defaults take
+        the attendee's names. None changes nothing.
+
+        >>> Settings().for_attendee("Minsu").table_name
+        'chatkit-minsu-history'
+        """
+        if not attendee or self.attendee:
+            return self
+        name = sanitize(attendee)
+        names = resource_names(name)
+        return self.with_(
+            attendee=name,
+            table_name=names["table"]
+            if self.table_name == Settings.table_name
+            else self.table_name,
+            state_table_name=names["state_table"]
+            if self.state_table_name == Settings.state_table_name
+            else self.state_table_name,
+        )
+
     @property
     def stack_name(self) -> str:
         """The attendee's stack (``chatkit-<attendee>``), else ``chatkit``."""

@@ -165,8 +165,22 @@ def _model_hint(exc: Exception) -> str:
     return classify_error(exc).message
 
 
+def _attendee_named(settings: Settings) -> Settings:
+    """aws mode without ``CHATKIT_ATTENDEE`` (e.g. ``chatkit doctor`` in a Studio terminal):
+    the attendee from the Studio profile or the IAM caller, as the notebooks name them."""
+    if settings.mode != "aws" or settings.attendee:
+        return settings
+    from .attendee import resolve_attendee
+
+    try:
+        return settings.for_attendee(resolve_attendee(aws=True))
+    except Exception:  # no credentials: the credentials check says so
+        return settings
+
+
 def run_checks(settings: Settings) -> Iterator[Check]:
     """Run the checks in order; later ones still run when an earlier one fails."""
+    settings = _attendee_named(settings)
     yield Check("python", True, f"Python {platform.python_version()}")
     why = "AWS credentials found" if settings.mode == "aws" else "local emulators"
     yield Check("mode", True, f"{settings.mode} ({why})")

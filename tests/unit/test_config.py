@@ -130,3 +130,16 @@ def test_aws_mode_takes_the_profiles_region(tmp_path):
     assert Settings.from_env({**env, "CHATKIT_MODE": "offline"}).region == "ap-northeast-2"
     empty = _profile(tmp_path, "[default]\noutput = json\n")
     assert Settings.from_env(empty).region == "ap-northeast-2"
+
+
+def test_settings_for_an_attendee_keep_explicit_tables(tmp_path):
+    base = Settings.from_env({"HOME": str(tmp_path)})
+    named = base.for_attendee("Jiwoo Lee")
+    assert (named.attendee, named.table_name, named.stack_name) == (
+        "jiwoo-lee",
+        "chatkit-jiwoo-lee-history",
+        "chatkit-jiwoo-lee",
+    )
+    assert base.for_attendee(None) is base and named.for_attendee("other") is named
+    explicit = base.with_(table_name="class-t").for_attendee("jiwoo")
+    assert (explicit.table_name, explicit.state_table_name) == ("class-t", "chatkit-jiwoo-state")

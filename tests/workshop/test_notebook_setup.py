@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from chatkit.config import Settings
 from chatkit.doctor import format_checks, run_checks
 from chatkit.workshop.notebook import remove_tables, setup, tables_left
 
@@ -91,3 +92,34 @@ def test_aws_mode_names_and_makes_the_attendees_tables(environ, stack):
     assert tables_left(settings) == [] and remove_tables(settings) == []
     missing = {check.name: check for check in run_checks(settings)}["history table"]
     assert not missing.ok and "노트북 00" in missing.hint and "notebook 00" in missing.hint
+
+
+def test_the_doctor_names_the_attendee_like_the_notebooks_do(environ, stack):
+    """``chatkit doctor`` in a terminal (no CHATKIT_ATTENDEE, not in Studio): the IAM caller
+    names the tables it checks, as setup() names them in the notebooks."""
+    for name in [n for n in environ if n.startswith(("AWS_", "CHATKIT_"))]:
+        del environ[name]
+    environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "standard-key",
+            "AWS_SECRET_ACCESS_KEY": "standard-secret",
+            "AWS_REGION": "sa-east-1",
+            "AWS_ENDPOINT_URL": stack.dynamodb_url,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": stack.bedrock_url,
+            "AWS_ENDPOINT_URL_BEDROCK": stack.bedrock_url,
+            "AWS_CONFIG_FILE": os.devnull,
+            "CHATKIT_MODE": "aws",
+        }
+    )
+    plain = Settings.from_env()
+    assert plain.attendee is None and plain.table_name == "chatkit-history"
+    checks = {check.name: check for check in run_checks(plain)}
+    caller = checks["credentials"].detail.rsplit(" as ", 1)[1].split(" · ")[0].rsplit("/", 1)[-1]
+    assert f"attendee {caller}" in checks["credentials"].detail
+    missing = checks["history table"]  # the attendee's table, not the shared default
+    assert not missing.ok and f"chatkit-{caller}-history" in missing.detail, missing
+    settings, _, user_id = setup("aws", log=lambda line: None)
+    assert user_id == caller and settings.table_name == f"chatkit-{caller}-history"
+    checks = {check.name: check for check in run_checks(Settings.from_env().with_(attendee=None))}
+    assert checks["history table"].ok, checks["history table"]
+    remove_tables(settings)
