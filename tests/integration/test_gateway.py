@@ -397,7 +397,8 @@ async def test_delete_connection_closes_the_socket_and_runs_disconnect(start_gat
     gateway = start_gateway(
         {"$connect": recorder.handler("$connect"), "$disconnect": recorder.handler("$disconnect")}
     )
-    client = management(gateway.management_url + "/local")  # the real URL shape: /{stage}/@connections
+    # the real URL shape: /{stage}/@connections
+    client = management(gateway.management_url + "/local")
     async with connect(gateway.ws_url) as ws:
         connection_id = recorder.events("$connect")[0]["requestContext"]["connectionId"]
         await asyncio.to_thread(client.delete_connection, ConnectionId=connection_id)
