@@ -105,8 +105,8 @@ class Rehearsal:
         return [json.loads(line) for line in self.calls_log.read_text().splitlines()]
 
 
-def _start_moto(log: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_ACTIONS)}
+def _start_moto(log: Path, unauthenticated: int = UNAUTHENTICATED_ACTIONS):
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(unauthenticated)}
     server = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("iam_moto.py")), str(log)],
         stdin=subprocess.PIPE,
@@ -377,3 +377,39 @@ def test_the_action_list_is_written(rehearsal):
     print("\n".join(lines))
     assert {"bedrock:InvokeModelWithResponseStream", "dynamodb:CreateTable"} <= set(rows)
     assert "cloudformation:CreateChangeSet" in rows and "dynamodb:DeleteTable" in rows
+
+
+def test_a_call_the_policy_lacks_is_denied_and_named(tmp_path, monkeypatch):
+    """The stand-in really refuses: without ``dynamodb:CreateTable`` notebook 00's table
+    creation is denied, moto's log names the action, and so does the doctor's hint."""
+    from chatkit.config import Settings
+    from chatkit.doctor import denied_action
+    from chatkit.workshop.notebook import ensure_tables
+
+    policy = project_for_moto(load_policy())
+    for statement in policy["Statement"]:
+        if "dynamodb:CreateTable" in statement["Action"]:
+            statement["Action"].remove("dynamodb:CreateTable")
+    log = tmp_path / "decisions.jsonl"
+    server, url = _start_moto(log, unauthenticated=3)
+    try:
+        bootstrap = boto3.session.Session(
+            aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap"
+        ).client("iam", region_name=REGION, endpoint_url=url)
+        keys = _user(bootstrap, "short-of-one", policy)
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+            "AWS_ENDPOINT_URL": url,
+        }.items():
+            monkeypatch.setenv(name, value)
+        settings = Settings(mode="aws", region=REGION).for_attendee("probe")
+        with pytest.raises(Exception) as denied:
+            ensure_tables(settings)
+        assert denied_action(denied.value) == "dynamodb:CreateTable"
+        entries = [json.loads(line) for line in log.read_text().splitlines()]
+        refused = [e["action"] for e in entries if not e["allowed"]]
+        assert refused == ["dynamodb:CreateTable"], refused
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
