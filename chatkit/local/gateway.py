@@ -208,13 +208,15 @@ class _Connection:
 
 
 class Gateway:
-    """API Gateway (WebSocket + HTTP API + management API) on one local port.
+    """API Gateway (WebSocket + HTTP API) on one local port, its management API on a
+    second, loopback-only one.
 
     ``handlers`` maps route keys (``"$connect"``, ``"$disconnect"``, ``"$default"``,
     ``"GET /history"``, ``"POST /login"``) to Lambda functions run in-process; ``None``
     uses :mod:`chatkit.aws.handlers`, imported on the first request. Pass ``invoker``
     instead to run them elsewhere (e.g. the packaged zip in another Python). While running,
-    ``CHATKIT_CONNECTIONS_ENDPOINT`` tells the functions where the management API is.
+    ``CHATKIT_CONNECTIONS_ENDPOINT`` (:attr:`management_url`) tells the functions where the
+    management API is. ``header_timeout``: see :data:`HEADER_TIMEOUT`.
 
     Example::
 
@@ -302,7 +304,7 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:8765``: HTTP routes, web client, management API endpoint."""
+        """``http://127.0.0.1:8765``: HTTP routes, WebSocket, web client (not ``@connections``)."""
         return self._server.url
 
     @property
