@@ -3,13 +3,12 @@ rejects a wrong answer with a hint; ``strict=True`` raises instead of printing."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from teach_runs import BUILD
 
 from chatkit import Turn
 from chatkit.events import Delta, End, Error, Latency, Start, Usage
@@ -17,17 +16,7 @@ from chatkit.memory import build_context, count_message_tokens
 from chatkit.schema import HISTORY_TABLE
 from chatkit.teach import GRADERS, check
 
-SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
-
-
-def _build_module():
-    spec = importlib.util.spec_from_file_location("solutions_build", SOLUTIONS / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ANSWERS = _build_module().solutions()
+ANSWERS = BUILD.solutions()
 
 
 def solution(notebook: str, cell: str, **names) -> dict:

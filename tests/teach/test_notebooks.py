@@ -1,61 +1,12 @@
-"""The exercise notebooks in a real kernel (offline): each run twice in one kernel.
-
-- blank: no error on either run, and every ``check`` cell prints a hint (``✗``);
-- solution (``strict=True``): every check passes on both runs;
-- the solution notebooks are what ``notebooks/solutions/build.py`` makes from the blanks.
-
-The solution notebooks are left out of nbval collection (notebooks/solutions/conftest.py):
-they run here, strict, twice.
-"""
+"""The blank exercise notebooks in a real kernel (offline), each run twice in one kernel:
+no error on either run and every ``check`` cell prints a hint (``✗``); the solution
+notebooks are what ``notebooks/solutions/build.py`` makes from the blanks."""
 
 from __future__ import annotations
 
-import copy
-import importlib.util
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parents[2] / "notebooks"
-SOLUTIONS = ROOT / "solutions"
-
-
-def _build_module():
-    spec = importlib.util.spec_from_file_location("solutions_build", SOLUTIONS / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILD = _build_module()
-NAMES = sorted(BUILD.solutions())
-
-
-def execute(notebook) -> None:
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
-
-
-def run_twice(path: Path) -> list[list[str]]:
-    """Execute the notebook, then all its cells again in the same kernel; the printed
-    output of each ``check`` cell, per run."""
-    notebook = nbformat.read(path, as_version=4)
-    cells = notebook.cells
-    notebook.cells = [*cells, *copy.deepcopy(cells)]
-    execute(notebook)
-    runs = []
-    for half in (notebook.cells[: len(cells)], notebook.cells[len(cells) :]):
-        runs.append(
-            [
-                "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
-                for cell in half
-                if "check" in cell.metadata.get("tags", [])
-            ]
-        )
-    return runs
+from teach_runs import BUILD, NAMES, ROOT, execute, run_twice
 
 
 def test_there_are_exercises_and_checks():
@@ -76,13 +27,6 @@ def test_solution_notebooks_are_built_from_the_blanks():
 def test_blank_notebook_twice_prints_hints(name):
     for printed in run_twice(ROOT / f"{name}.ipynb"):
         assert printed and all("✗" in out for out in printed), printed
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_notebook_twice_passes_strict(name):
-    for printed in run_twice(SOLUTIONS / f"{name}.ipynb"):
-        assert printed and all("✓" in out and "✗" not in out for out in printed), printed
 
 
 @pytest.mark.slow
