@@ -148,6 +148,7 @@ def _plan(
         table, state_table = attendee_tables(attendee.user_id, table_prefix, base)
         env: dict[str, str | None] = {
             "CHATKIT_MODE": mode,
+            "CHATKIT_ATTENDEE": attendee.user_id,  # not the instructor's IAM identity
             "CHATKIT_TABLE": table,
             "CHATKIT_STATE_TABLE": state_table,
         }

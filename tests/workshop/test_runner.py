@@ -21,7 +21,7 @@ assert stack.emulator.default_rate == demo_rate
 print(f"user={user_id} model={os.environ.get('CHATKIT_MODEL_ID', '-')} rate={demo_rate}")
 print(f"table={os.environ['CHATKIT_TABLE']}")
 print(f"stack={stack_name} region={region} env={os.environ.get('CHATKIT_REGION', '-')}")
-print(f"approve={approve}")"""
+print(f"approve={approve} attendee={os.environ['CHATKIT_ATTENDEE']}")"""
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_attendees_get_their_own_environment_and_tables_and_nothing_leaks(
         printed(tmp_path / "runs" / u / "00_attached.ipynb") for u in ("minsu", "jiwoo")
     )
     assert "stack=chatkit-minsu region=us-west-2 env=us-west-2" in minsu
-    assert "approve=True" in minsu  # the instructor's run deploys without asking
+    assert "approve=True attendee=minsu" in minsu  # deploys without asking, named for minsu
     assert "stack=chatkit-jiwoo region= env=-" in jiwoo
 
 
