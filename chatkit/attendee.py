@@ -29,6 +29,9 @@ STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 
 #: Every resource of the kit starts with this (the attendee policy scopes on it).
 PREFIX = "chatkit-"
+#: Role session names every attendee gets (SageMaker's execution-role sessions): they name
+#: no one, so they must not name a class's resources.
+_SHARED_SESSIONS = {"sagemaker"}
 _MAX = 24  # chatkit-<name>-history ≤ 255, stack chatkit-<name> ≤ 40, bucket names ≤ 63
 
 
@@ -101,5 +104,8 @@ def resolve_attendee(
     """The sanitized attendee name, or None when nothing names one (offline, no
     ``CHATKIT_ATTENDEE``, not in Studio). ``aws=True`` also asks STS."""
     env = os.environ if env is None else env
-    raw = env.get("CHATKIT_ATTENDEE") or _studio_name(metadata) or (sts() if aws else None)
-    return sanitize(raw) if raw else None
+    raw = env.get("CHATKIT_ATTENDEE") or _studio_name(metadata)
+    if raw:
+        return sanitize(raw)
+    caller = sanitize(sts()) if aws else None
+    return None if caller in _SHARED_SESSIONS else caller

@@ -53,6 +53,12 @@ def _name_attendee(log: Callable[[str], None]) -> None:
         return
     if name:
         os.environ["CHATKIT_ATTENDEE"] = name
+    else:
+        log(
+            "참가자 이름이 없어 공용 이름(chatkit-history, 스택 chatkit)을 씁니다: "
+            "함께 쓰는 계정이면 CHATKIT_ATTENDEE를 설정하세요. "
+            "(No attendee name: shared names; set CHATKIT_ATTENDEE in a shared account.)"
+        )
 
 
 def _endpoint(settings: Settings, service: str) -> str:

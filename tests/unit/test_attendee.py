@@ -70,3 +70,8 @@ def test_the_iam_caller_names_the_attendee(stack):
     assert caller_name("arn:aws:sts::1:assumed-role/AmazonSageMaker-ExecutionRole/SageMaker") == (
         "SageMaker"
     )
+
+
+def test_a_session_name_every_attendee_shares_names_no_one(tmp_path):
+    missing = tmp_path / "none.json"
+    assert resolve_attendee({}, aws=True, metadata=missing, sts=lambda: "SageMaker") is None
