@@ -217,3 +217,23 @@ def test_the_document_fits_iam_and_names_every_statement():
         "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
     }
     assert POLICY_PATH.read_text().endswith("}\n")
+
+
+def test_the_studio_domain_template_is_valid_and_uses_the_policy():
+    """infra/studio-domain.yaml (optional, for instructors): cfn-lint clean; the attendees'
+    execution role gets the attendee policy by ARN (one source: the JSON file), and spaces
+    stop after an idle hour at most."""
+    from cfnlint.api import lint_file
+
+    from chatkit.deploy.template import load_template
+
+    path = POLICY_PATH.with_name("studio-domain.yaml")
+    assert [str(m) for m in lint_file(path)] == []
+    template = load_template(path.read_text())
+    role = template["Resources"]["AttendeeRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [{"Ref": "AttendeePolicyArn"}]
+    assert "Policies" not in role  # nothing granted beside the attendee policy
+    lab = template["Resources"]["Domain"]["Properties"]["DefaultUserSettings"]
+    idle = lab["JupyterLabAppSettings"]["AppLifecycleManagement"]["IdleSettings"]
+    assert idle["LifecycleManagement"] == "ENABLED"
+    assert template["Parameters"]["IdleMinutes"]["Default"] <= 60
