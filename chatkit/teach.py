@@ -249,8 +249,9 @@ def _store(settings: Any) -> Any:
 
 @grader
 def conditional_claim(answer: Callable[..., Any], *, settings: Any) -> None:
-    """``answer(client, table, user, request_id)`` → True once per request id, also when
-    eight threads race for it; ``HistoryStore`` then sees the id as taken."""
+    """``answer(client, table, user, request_id)`` → True once per request id, False
+    when another worker claims it between a read and the write; ``HistoryStore`` then
+    sees the id as taken."""
     from .aws_clients import dynamodb_client
 
     _callable(answer, "my_claim")
@@ -276,29 +277,46 @@ def conditional_claim(answer: Callable[..., Any], *, settings: Any) -> None:
                 "HistoryStore가 표시를 못 찾습니다: 정렬 키는 'R#' + request_id",
                 "HistoryStore does not see the marker — the sort key is 'R#' + request_id",
             )
-        wins = _race(lambda: answer(client, settings.table_name, user, "r-race"), 8)
-        if wins != 1:
+        racing = _OtherWorker(client, settings.table_name, user, "r-race")
+        won = answer(racing, settings.table_name, user, "r-race")
+        if racing.claimed and won is not False:
             raise Hint(
-                f"동시에 8번 claim했더니 {wins}번 True: 읽고-쓰기가 아니라 조건부 쓰기 하나로",
-                f"8 racing claims gave {wins} winners — one conditional put, not read-then-write",
+                "읽은 뒤 쓰기 전에 다른 작업자가 claim했는데 True: 읽지 말고 조건부 쓰기 하나로",
+                "another worker claimed the id between your read and your write, yet you got "
+                "True — one conditional put, no read first",
             )
+        if not racing.claimed and won is not True:
+            raise Hint("새 id의 claim은 True", "claiming a new id returns True")
     finally:
         store.clear(user)
 
 
-def _race(claim: Callable[[], Any], threads: int) -> int:
-    start, results = threading.Barrier(threads), []
+class _OtherWorker:
+    """A real boto3 client, except that right after the learner's first read another
+    worker claims ``request_id`` (the race a read-then-write loses), deterministically."""
 
-    def run() -> None:
-        start.wait()
-        results.append(claim() is True)
+    READS = ("get_item", "query", "scan", "batch_get_item")
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(results)
+    def __init__(self, client: Any, table: str, user: str, request_id: str) -> None:
+        self._client, self._table = client, table
+        from .schema import HISTORY_TABLE as keys
+
+        self._marker = {keys.partition_key: {"S": user}, keys.sort_key: {"S": "R#" + request_id}}
+        self.claimed = False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name not in self.READS:
+            return method
+
+        def read(**kwargs: Any) -> Any:
+            response = method(**kwargs)
+            if not self.claimed:
+                self.claimed = True
+                self._client.put_item(TableName=self._table, Item=self._marker)
+            return response
+
+        return read
 
 
 @grader
