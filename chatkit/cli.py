@@ -58,7 +58,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import format_checks, run_checks
 
     checks = []
-    for check in run_checks(Settings.from_env().ready()):
+    from .local import ensure_offline_stack
+
+    for check in run_checks(ensure_offline_stack(Settings.from_env())):
         print(format_checks([check]), flush=True)
         checks.append(check)
     failed = [c.name for c in checks if not c.ok]
@@ -72,7 +74,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_emulators(args: argparse.Namespace) -> int:
     from .local import start_offline_stack
-    from .local._signals import wait_until_signalled
+    from .local.signals import wait_until_signalled
 
     stack = start_offline_stack(rate=args.rate)
 

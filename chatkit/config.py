@@ -250,12 +250,3 @@ class Settings:
     def needs_local_endpoints(self) -> bool:
         """Offline mode without endpoints: the embedded offline stack must be started."""
         return self.mode == "offline" and not (self.bedrock_endpoint and self.dynamodb_endpoint)
-
-    def ready(self) -> Settings:
-        """These settings, pointed at the embedded offline stack if they need it (the stack
-        starts once per process, on first use)."""
-        if not self.needs_local_endpoints:
-            return self
-        from .local import ensure_offline_stack
-
-        return ensure_offline_stack(self)

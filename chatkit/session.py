@@ -10,7 +10,7 @@ is retried for up to :data:`SAVE_RETRY_SECONDS`; past that the stream ends with 
 of the same request id stores it once instead of answering again. Every face consumes its
 events::
 
-    session = ChatSession()                      # offline: starts the local stack
+    session = ChatSession()          # aws mode, or offline inside chatkit.local.offline_stack()
     async for event in session.astream("minsu", "서울 여행 추천해줘"):
         if event.type == "delta":
             print(event.text, end="")
@@ -52,6 +52,15 @@ SAVE_RETRY_SECONDS = 20.0
 UNSAVED_KEPT = 100
 
 
+#: What a session in offline mode without endpoints says (the core starts nothing).
+OFFLINE_STACK_NEEDED = (
+    "오프라인 모드에는 로컬 엔드포인트가 필요합니다: 노트북의 설정 셀, ChatPanel(), "
+    "chatkit.local.offline_stack() 또는 chatkit emulators를 쓰세요. (Offline mode needs the "
+    "local endpoints: run the notebook's setup cell, ChatPanel(), chatkit.local.offline_stack() "
+    "or `chatkit emulators`.)"
+)
+
+
 class ChatSession:
     """Streams answers for any number of users; holds no per-user state itself.
 
@@ -68,8 +77,8 @@ class ChatSession:
         history: HistoryStore | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
-        if model is None or history is None:
-            settings = settings.ready()
+        if (model is None or history is None) and settings.needs_local_endpoints:
+            raise RuntimeError(OFFLINE_STACK_NEEDED)
         self.settings = settings
         self._model = model
         self.history = history or HistoryStore.from_settings(settings)

@@ -94,7 +94,7 @@ class Backend:
 
     @classmethod
     def from_env(cls) -> Backend:
-        return cls(Settings.from_env().ready())
+        return cls(Settings.from_env())
 
     # Built on first use so that $connect / history / login never import the model code.
     @cached_property

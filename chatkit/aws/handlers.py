@@ -66,7 +66,7 @@ def _settings() -> Settings:
     arn = os.environ.get(SECRET_ARN_VARIABLE)
     if arn:
         settings = settings.with_(auth_secret=read_secret(arn, settings))
-    return settings.ready()
+    return settings
 
 
 def backend() -> Backend:

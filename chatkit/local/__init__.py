@@ -8,9 +8,9 @@ Use it as a plain context manager (tests, notebooks, scripts)::
         session = ChatSession()                  # talks to the local endpoints
         print(stack.env)
 
-``ChatSession()`` in offline mode with no endpoints configured starts one shared stack
-for the process (:func:`ensure_offline_stack`), so ``ChatPanel()`` and ``chatkit chat``
-just work.
+``ChatPanel()``, ``%%chat``, ``chatkit chat`` and the notebooks' setup cell start one
+shared stack for the process when the settings have no endpoints
+(:func:`ensure_offline_stack`); a bare ``ChatSession()`` never starts anything.
 """
 
 from __future__ import annotations
@@ -115,8 +115,13 @@ _shared_lock = threading.Lock()
 
 
 def ensure_offline_stack(settings: Settings) -> Settings:
-    """``settings`` pointed at the process-wide offline stack (started on first call)."""
+    """``settings`` pointed at the process-wide offline stack (started on first call) when
+    they need one (:attr:`Settings.needs_local_endpoints`); other settings are returned as
+    they are. Only the edges call it: the CLI, the notebook setup, the panel's default
+    session, the workshop runner."""
     global _shared
+    if not settings.needs_local_endpoints:
+        return settings
     with _shared_lock:
         if _shared is None:
             _shared = start_offline_stack(settings)

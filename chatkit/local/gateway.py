@@ -747,7 +747,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """
     from chatkit.config import Settings
 
-    from ._signals import wait_until_signalled
+    from .signals import wait_until_signalled
     from .urls import allow_proxy_host, attendee_url, describe
 
     check_bind(host, Settings.from_env())

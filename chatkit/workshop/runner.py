@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..local import ensure_offline_stack
 from .kernel import ATTACH_TAG, attach_cell_source
 from .naming import DEFAULT_STACK_PREFIX, attendee_stacks, attendee_tables
 from .notebooks import Notebook
@@ -141,7 +142,8 @@ def _plan(
 ) -> list[Job]:
     base = Settings.from_env()
     modes = {a.user_id: a.mode or default_mode for a in attendees}
-    shared = base.with_(mode="offline").ready() if "offline" in modes.values() else None
+    offline = "offline" in modes.values()
+    shared = ensure_offline_stack(base.with_(mode="offline")) if offline else None
     jobs = []
     for attendee in attendees:
         mode = modes[attendee.user_id]

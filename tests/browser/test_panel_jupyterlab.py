@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import start_jupyterlab
+from browser_kit import start_jupyterlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

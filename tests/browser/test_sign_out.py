@@ -8,11 +8,8 @@ import urllib.error
 from typing import Any
 
 import pytest
-import test_web_client as web
 import websockets.sync.client
-from test_web_client import Server, _user, ask, session_token, sign_in, wait_done
-
-server, open_page = web.server, web.open_page  # the web client tests' fixtures
+from web_pages import Server, _user, ask, session_token, sign_in, wait_done
 
 
 def _history_status(served: Server, token: str) -> int:

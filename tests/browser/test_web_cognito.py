@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from browser_kit import free_port
 from srp_server import SrpServer
-from test_web_client import Server, ask, bubble_text, open_page, wait_done  # noqa: F401 (fixture)
-from test_web_client import sign_in as demo_sign_in
+from web_pages import Server, ask, bubble_text, wait_done
+from web_pages import sign_in as demo_sign_in
 
 from chatkit.aws.state import StateStore
 from chatkit.aws_clients import cognito_client, dynamodb_client
@@ -326,7 +326,7 @@ def test_refused_token_refreshes_or_signs_in_again_keeping_the_question(
 def test_demo_mode_refused_token_signs_in_again_keeping_the_question(
     stack: Any,
     demo_server: Any,
-    open_page: Any,  # noqa: F811 (the fixture imported above)
+    open_page: Any,
 ) -> None:
     page = open_page(demo_server)
     user = f"민수-{uuid.uuid4().hex[:8]}"

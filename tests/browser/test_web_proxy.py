@@ -22,8 +22,8 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import free_port, start_jupyterlab
-from test_web_client import Server, ask, assert_streams, bubble_text, sign_in, wait_connected
+from browser_kit import free_port, start_jupyterlab
+from web_pages import Server, ask, assert_streams, bubble_text, sign_in, wait_connected
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("jupyter_server_proxy", reason="jupyter-server-proxy is not installed")

@@ -9,8 +9,7 @@ import time
 import pytest
 from chatkit_widgets import ChatPanel
 from chatkit_widgets.bubble import MessageView
-from chatkit_widgets.testing import parse_html
-from conftest import until
+from chatkit_widgets.testing import parse_html, until
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 

@@ -14,6 +14,7 @@ import os
 import threading
 
 from chatkit.config import Settings
+from chatkit.local import ensure_offline_stack
 from chatkit.session import ChatSession
 
 __all__ = ["DEFAULT_USER", "default_user_id", "shared_session"]
@@ -34,6 +35,7 @@ def shared_session(settings: Settings | None = None) -> ChatSession:
     panels and magics share the model client and the offline stack."""
     settings = settings or Settings.from_env()
     with _lock:
+        settings = ensure_offline_stack(settings)  # offline without endpoints: start it once
         if settings not in _sessions:
             _sessions[settings] = ChatSession(settings)
         return _sessions[settings]

@@ -16,8 +16,9 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from types import TracebackType
@@ -26,7 +27,7 @@ from typing import Any
 import comm
 from ipywidgets import Widget
 
-__all__ = ["CommMessage", "CommRecorder", "ParsedHTML", "parse_html", "widget_tree"]
+__all__ = ["CommMessage", "CommRecorder", "ParsedHTML", "parse_html", "until", "widget_tree"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,13 @@ def parse_html(fragment: str) -> ParsedHTML:
     parser.close()
     parsed.text = "".join(texts)
     return parsed
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Wait (on the running loop) until ``condition()`` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
