@@ -36,9 +36,10 @@ browsers:  ## Debian Chromium + CJK fonts for the browser tests (playwright uses
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-lint: setup  ## ruff lint + format check
+lint: setup  ## ruff lint + format check + the layer contract (imports point one way)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_layers.py
 
 test: setup browsers lint  ## everything CI runs: unit, integration, browser tests and notebooks
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider -n 2 --dist loadfile \
