@@ -89,9 +89,14 @@ _THROTTLING = {
     "throttlingException",
     "TooManyRequestsException",
     "ServiceQuotaExceededException",
-    "serviceUnavailableException",
-    "ServiceUnavailableException",
 }
+#: Retryable too (``throttled``), but nobody sent too many requests: say what happened.
+_UNAVAILABLE = {"serviceUnavailableException", "ServiceUnavailableException"}
+_UNAVAILABLE_HINT = (
+    "모델 서비스를 잠시 사용할 수 없습니다. (The model service is briefly unavailable.)"
+)
+#: Bedrock names it ``ValidationException`` before the stream, ``validationException`` in it.
+_VALIDATION = {"ValidationException", "validationException"}
 _TIMEOUTS = {"ModelTimeoutException", "modelTimeoutException"}
 _ACCESS = {"AccessDeniedException", "AccessDenied"}
 _EXPIRED = {"UnrecognizedClientException", "ExpiredTokenException", "ExpiredToken"}
@@ -117,6 +122,8 @@ def classify_error(exc: BaseException) -> ChatError:
     lowered = message.lower()
     if code in _THROTTLING:
         return ChatError(ErrorCode.THROTTLED)
+    if code in _UNAVAILABLE:
+        return ChatError(ErrorCode.THROTTLED, _UNAVAILABLE_HINT)
     if code in _TIMEOUTS or isinstance(
         exc, (bex.ReadTimeoutError, bex.ConnectTimeoutError, TimeoutError)
     ):
@@ -129,7 +136,7 @@ def classify_error(exc: BaseException) -> ChatError:
         return ChatError(ErrorCode.MODEL_ACCESS, _EXPIRED_HINT)
     if code == "ResourceNotFoundException":
         return ChatError(ErrorCode.MODEL_ACCESS, _MODEL_ID_HINT)
-    if code == "ValidationException":
+    if code in _VALIDATION:
         if "on-demand throughput" in lowered or "inference profile" in lowered:
             return ChatError(ErrorCode.MODEL_ACCESS, _PROFILE_HINT)
         if "model identifier" in lowered or "model id" in lowered:

@@ -680,15 +680,7 @@ def test_foreign_host_is_refused_on_http1_and_http2(h2, bedrock_emulator):
         ("internal", "model_error"),
         ("throttling", "throttled"),
         ("unavailable", "throttled"),
-        pytest.param(
-            "validation",
-            "bad_request",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="classify_error matches 'ValidationException' only; the in-stream "
-                "'validationException' becomes model_error (reported to chatkit/llm.py's owner)",
-            ),
-        ),
+        ("validation", "bad_request"),
     ],
 )
 async def test_in_stream_errors_through_chat_session(session, kind, code):
@@ -700,6 +692,7 @@ async def test_in_stream_errors_through_chat_session(session, kind, code):
     assert [e.type for e in events].count("delta") == 2
     assert events[-1].type == "error" and events[-1].code == code
     assert "Traceback" not in events[-1].message and "데모용" not in events[-1].message
+    assert ("unavailable" in events[-1].message) == (kind == "unavailable")
     stored = session.history.get("u", request_id)
     assert (stored.status, stored.error_code) == ("error", code)
     assert stored.answer == shown != ""  # the partial answer is kept
