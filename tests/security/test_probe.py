@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 import websockets
-from backend_client import ask, receive
+from backend_client import ask, receive, wait_for
 from botocore.config import Config
 from handler_client import connect, message
 from test_limits import backend_with, outcome
@@ -164,7 +164,11 @@ async def test_connections_api_is_not_on_the_public_port(serve):
     served = await serve()
     token = await served.login("민수")
     async with served.connect(token) as ws:
-        (connection_id,) = served.gateway._connections
+
+        async def opened() -> list[str]:  # the client may see 101 before the gateway files it
+            return list(served.gateway._connections)
+
+        (connection_id,) = await wait_for(opened)
         for prefix in ("", "/local"):
             path = f"{prefix}/@connections/{connection_id}"
             for method in ("POST", "GET", "DELETE"):
