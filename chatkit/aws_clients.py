@@ -9,6 +9,7 @@ so a warm Lambda or a long notebook session reuses them::
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -37,8 +38,22 @@ def _config(settings: Settings, read_timeout: int) -> Any:
     )
 
 
-@lru_cache(maxsize=16)
+def _aws_environment() -> tuple[tuple[str, str], ...]:
+    """The standard variables that choose an endpoint, profile or region in aws mode: part
+    of the cache key, so a changed ``AWS_ENDPOINT_URL_*`` never reuses an old client."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_AWS_CHOICES)))
+
+
+_AWS_CHOICES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION",
+                "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_ACCESS_KEY_ID")  # fmt: skip
+
+
 def _client(service: str, settings: Settings) -> Any:
+    return _cached_client(service, settings, _aws_environment())
+
+
+@lru_cache(maxsize=16)
+def _cached_client(service: str, settings: Settings, _environment: tuple) -> Any:
     import boto3
 
     bedrock = service.startswith("bedrock")

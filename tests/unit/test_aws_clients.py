@@ -4,6 +4,7 @@ offline stack's endpoints on loopback)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -14,17 +15,19 @@ from chatkit.config import Settings
 
 @pytest.fixture
 def aws_env(monkeypatch, tmp_path):
-    """A kernel's environment in aws mode with only standard AWS settings."""
+    """A kernel's environment in aws mode with only standard AWS settings (nothing another
+    test left behind: no CHATKIT_*_ENDPOINT, no AWS_ENDPOINT_URL_*)."""
+    for name in [n for n in os.environ if n.startswith(("AWS_", "CHATKIT_"))]:
+        monkeypatch.delenv(name)
     for name, value in {
         "CHATKIT_MODE": "aws",
         "HOME": str(tmp_path),
         "AWS_ACCESS_KEY_ID": "standard-key",
         "AWS_SECRET_ACCESS_KEY": "standard-secret",
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
@@ -63,3 +66,13 @@ def test_the_general_endpoint_and_a_profile_are_honoured(aws_env, stack, tmp_pat
     aws_env.setenv("AWS_ENDPOINT_URL", stack.bedrock_url)
     aws_env.setenv("AWS_REGION", "ap-northeast-2")
     assert bedrock_runtime_client(fresh()).meta.endpoint_url == stack.bedrock_url
+
+
+def test_a_changed_endpoint_variable_gets_a_new_client(aws_env, stack):
+    aws_env.setenv("AWS_REGION", "ap-northeast-2")
+    settings = fresh()
+    aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # nothing listens there
+    assert dynamodb_client(settings).meta.endpoint_url == "http://127.0.0.1:9"
+    aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamodb_url)
+    assert dynamodb_client(settings).meta.endpoint_url == stack.dynamodb_url  # same settings
+    assert dynamodb_client(settings) is dynamodb_client(settings)  # and still cached

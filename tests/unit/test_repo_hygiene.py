@@ -40,3 +40,11 @@ def test_cloudformation_template_passes_cfn_lint():
         [cfn_lint, str(ROOT / "infra" / "template.yaml")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_modules_have_unique_names():
+    """Test folders have no ``__init__.py``: two ``test_x.py`` in one pytest run collide
+    ("import file mismatch"), depending on which worker collects them first."""
+    root = Path(__file__).resolve().parents[2]
+    names = [p.name for p in (root / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
