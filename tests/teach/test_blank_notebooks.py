@@ -46,3 +46,10 @@ def test_panel_checks_pass_after_the_learner_chats():
     )
     notebook.cells.insert(check, chat)
     execute(notebook)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["00_setup", "07_deploy", "08_cleanup"])
+def test_the_other_notebooks_run_twice_in_one_kernel(name):
+    """Re-running every cell (a learner's habit) after a whole run raises nothing."""
+    run_twice(ROOT / f"{name}.ipynb")
