@@ -16,6 +16,11 @@ from ._hosts import REFUSED_TEXT, host_allowed, origin_allowed
 __all__ = ["LocalDynamoDB", "create_history_table", "create_state_table", "create_tables"]
 
 
+#: Seconds a connection may stay silent (headers sent byte by byte included) before it is
+#: closed: a slow client cannot hold the server's threads.
+SOCKET_TIMEOUT = 15
+
+
 class LocalDynamoDB:
     """moto's server on ``127.0.0.1`` (port 0 = a free port) in a thread; in-memory state.
 
@@ -40,8 +45,9 @@ class LocalDynamoDB:
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = _LoopbackGuard(DomainDispatcherApplication(create_backend_app), self._host)
+        handler = type("_Handler", (MotoRequestHandler,), {"timeout": SOCKET_TIMEOUT})
         self._server = make_server(
-            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+            self._host, self._port, app, threaded=True, request_handler=handler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

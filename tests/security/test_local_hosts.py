@@ -88,3 +88,18 @@ def test_loopback_page_preflight_is_answered(stack: Any) -> None:
     page = {"Host": own, "Origin": "http://localhost:8765", **LIST_TABLES}
     status, headers, body = request(stack.dynamodb_url, "POST", page, b"{}")
     assert status == 200 and "TableNames" in json.loads(body)
+
+
+def test_a_client_sending_headers_slowly_is_cut_off(stack: Any, monkeypatch) -> None:
+    """Slow-loris: a silent connection is closed after the server's socket timeout (here
+    shortened); counted in bytes the server accepted, not in seconds."""
+    import socket
+
+    from chatkit.local import dynamodb
+
+    monkeypatch.setattr(dynamodb, "SOCKET_TIMEOUT", 0.5)
+    with dynamodb.LocalDynamoDB() as server:
+        parts = urlsplit(server.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # ... and nothing more
+            assert slow.recv(1024) == b""  # closed by the server, before any reply
