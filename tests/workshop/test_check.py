@@ -1,5 +1,4 @@
-"""`chatkit workshop check` over every notebook of the repository, offline (CI runs it
-once; the demo model streams without delay)."""
+"""`chatkit workshop check`, offline (the demo model streams without delay)."""
 
 from __future__ import annotations
 
