@@ -48,3 +48,15 @@ def test_test_modules_have_unique_names():
     root = Path(__file__).resolve().parents[2]
     names = [p.name for p in (root / "tests").rglob("test_*.py")]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "notebooks").glob("0*.ipynb")), ids=lambda p: p.stem
+)
+def test_each_notebook_opens_with_its_minutes_and_ends_with_a_recap(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = ["".join(cell["source"]) for cell in cells]
+    assert "**시간**" in text[0], "the first cell says the minutes"
+    assert any(t.startswith("## 정리 (Recap)") for t in text), "a short recap"
+    words = ("seed", "원래 글", "얇은 얼굴", "역사로만")  # project-internal words
+    assert not [w for w in words for t in text if w in t]
