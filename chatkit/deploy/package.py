@@ -11,6 +11,8 @@ dependencies and their ``.pyc`` files compiled by Python 3.12 (cached per requir
 in ``<out>/deps/``, downloads in ``<out>/pip-cache/``), then the core and its ``.pyc``
 files (Lambda's ``/var/task`` is read-only: without them every cold start compiles from
 source), zipped with sorted entries and fixed timestamps. An unchanged build is reused.
+Distributions no function imports (:data:`LEFT_OUT`) and type stubs stay out of the zip;
+``build_bundle(left_out=())`` builds the full one (the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from .runtime import LAMBDA_PYTHON, RuntimeNotFound, find_python312
 
-__all__ = ["Bundle", "build_bundle", "default_build_dir", "runtime_requirements"]
+__all__ = ["LEFT_OUT", "Bundle", "build_bundle", "default_build_dir", "runtime_requirements"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 #: Platforms of the Lambda python3.12 runtime (Amazon Linux 2023, glibc 2.34, x86_64).
@@ -39,6 +42,19 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 EXCLUDED = frozenset(
     {"local", "web", "deploy", "workshop", "cli.py", "__main__.py", "doctor.py", "__pycache__"}
 )
+#: Distributions pip installs (declared dependencies) that no function imports, measured from
+#: the zip: every handler's init and a full chat (tests/infra/test_package.py and
+#: test_zip_gateway.py run the lean zip, so a release that starts needing one fails there).
+#: Name → why it is left out.
+LEFT_OUT = {
+    "numpy": "langchain-aws imports it only for embeddings and vector stores (19 MB zipped)",
+    "zstandard": "httpx2 and langsmith compress with it only if it is installed (5 MB)",
+    "websockets": "langsmith imports it only for its sandbox client",
+    "pycparser": "cffi parses C declarations with it when building bindings, not at run time",
+}
+#: Files no function reads: type stubs and test folders.
+STRIPPED_SUFFIXES = (".pyi",)
+STRIPPED_DIRS = frozenset({"tests"})
 #: ``3.12``: the version pip resolves wheels for.
 PYTHON_VERSION = "{}.{}".format(*LAMBDA_PYTHON)
 #: 1980-01-01, the earliest time a zip entry can hold: every entry gets it.
@@ -127,6 +143,12 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def _release_key(*parts: object, left_out: Collection[str]) -> str:
+    """The zip's name: changes with the dependencies, the core, this builder, and what is
+    left out or stripped."""
+    return _digest(*parts, sorted(left_out), STRIPPED_SUFFIXES, sorted(STRIPPED_DIRS))[:16]
+
+
 def _core_files() -> dict[str, bytes]:
     """``{path in the zip: content}`` of the chatkit core, read once (what is hashed is
     what is zipped, even if a file changes meanwhile)."""
@@ -170,8 +192,28 @@ def _install_dependencies(requirements: list[str], python: str | None, out: Path
     return target
 
 
-def _stage(deps: Path, core: dict[str, bytes], stage: Path) -> None:
-    """Dependencies (hard links where possible) and the core into ``stage``."""
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _left_out_paths(deps: Path, left_out: Collection[str]) -> set[str]:
+    """Top-level entries of ``deps`` (packages, modules and their ``.pyc``, dist-info)
+    that belong only to the distributions named in ``left_out``."""
+    wanted = {_canonical(name) for name in left_out}
+    owners: dict[str, set[str]] = {}
+    for info in deps.glob("*.dist-info"):
+        name = _canonical(metadata.Distribution.at(info).metadata["Name"])
+        for line in (info / "RECORD").read_text().splitlines():
+            top = line.split(",")[0].split("/")[0]
+            if top.endswith(".py"):  # a module: its .pyc sits in the top __pycache__
+                owners.setdefault(f"__pycache__/{top[:-3]}.", set()).add(name)
+            owners.setdefault(top, set()).add(name)
+    return {top for top, names in owners.items() if top and names <= wanted}
+
+
+def _stage(deps: Path, core: dict[str, bytes], stage: Path, left_out: Collection[str]) -> None:
+    """Dependencies but ``left_out`` (hard links where possible) and the core into ``stage``."""
+    skipped = _left_out_paths(deps, left_out)
 
     def link_or_copy(source: str, destination: str) -> None:
         try:
@@ -179,7 +221,18 @@ def _stage(deps: Path, core: dict[str, bytes], stage: Path) -> None:
         except OSError:
             shutil.copy2(source, destination)
 
-    shutil.copytree(deps, stage, copy_function=link_or_copy)
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        relative = Path(directory).relative_to(deps).as_posix()
+        return {
+            name
+            for name in names
+            if name.endswith(STRIPPED_SUFFIXES)
+            or (name in STRIPPED_DIRS and relative != ".")
+            or (relative == "." and name in skipped)
+            or (relative == "__pycache__" and f"__pycache__/{name.split('.')[0]}." in skipped)
+        }
+
+    shutil.copytree(deps, stage, copy_function=link_or_copy, ignore=ignore)
     for name, content in core.items():
         destination = stage / name
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -228,12 +281,15 @@ def _prune(out: Path, keep: tuple[Path, Path], min_age_seconds: float = 600) -> 
             shutil.rmtree(old, ignore_errors=True)
 
 
-def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
+def build_bundle(
+    out: Path | None = None, *, force: bool = False, left_out: Collection[str] = tuple(LEFT_OUT)
+) -> Bundle:
     """Build (or reuse) the Lambda zip in ``out`` (default :func:`default_build_dir`).
 
     ``force`` rebuilds the zip even if an identical one exists (the dependency
-    install stays cached). Without Python 3.12 the dependencies are installed by this
-    interpreter for the 3.12 platform and no ``.pyc`` files are compiled.
+    install stays cached). ``left_out``: distributions kept out of the zip (``()``: the
+    full install, the benchmark's baseline). Without Python 3.12 the dependencies are
+    installed by this interpreter for the 3.12 platform and no ``.pyc`` files are compiled.
     """
     out = (out or default_build_dir()).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -247,7 +303,7 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
     core = _core_files()
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in core.items()}
     recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # this builder
-    release = _digest(deps_key, hashes, recipe, python is not None)[:16]
+    release = _release_key(deps_key, hashes, recipe, python is not None, left_out=left_out)
     destination = out / f"chatkit-lambda-{release}.zip"
     if destination.is_file() and not force:
         return Bundle.from_zip(destination, python, cached=True)
@@ -255,7 +311,7 @@ def build_bundle(out: Path | None = None, *, force: bool = False) -> Bundle:
     stage = out / f"stage-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     try:
-        _stage(deps, core, stage)
+        _stage(deps, core, stage, left_out)
         if python:
             _compile(stage, stage / "chatkit", python)
         _write_zip(stage, destination)

@@ -11,7 +11,13 @@ import zipfile
 import pytest
 
 from chatkit.cli import main
-from chatkit.deploy.package import LAMBDA_UNZIPPED_LIMIT, ZIP_TIME, build_bundle
+from chatkit.deploy.package import (
+    LAMBDA_UNZIPPED_LIMIT,
+    LEFT_OUT,
+    ZIP_TIME,
+    _release_key,
+    build_bundle,
+)
 from chatkit.deploy.runtime import LAMBDA_ENV, isolated_command, measure_cold_import, unpack
 
 NOT_IN_LAMBDA = (
@@ -49,6 +55,27 @@ def test_zip_holds_the_runtime_and_nothing_for_jupyter(lambda_bundle):
     assert not [n for n in names if n.startswith(NOT_IN_LAMBDA)]
     assert lambda_bundle.unzipped_bytes == sum(e.file_size for e in entries)
     assert lambda_bundle.unzipped_bytes < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_the_zip_is_lean(lambda_bundle):
+    """numpy, zstandard, … (:data:`LEFT_OUT`: no function imports them) and type stubs stay
+    out: ≤ 40 MB zipped, ≤ 120 MB unzipped (62–65 MB / 169–177 MB with them)."""
+    with zipfile.ZipFile(lambda_bundle.path) as bundle:
+        names = bundle.namelist()
+    tops = {name.split("/")[0].split("-")[0].split(".")[0].lower() for name in names}
+    assert not tops & set(LEFT_OUT), tops & set(LEFT_OUT)
+    assert not [n for n in names if n.endswith(".pyi") or "/tests/" in n]
+    metadata = [n for n in names if n.endswith(".dist-info/METADATA")]  # importlib.metadata
+    assert any(n.startswith(("langchain_core-", "langsmith-", "urllib3-")) for n in metadata)
+    assert lambda_bundle.zipped_bytes <= 40 * 10**6, lambda_bundle.summary()
+    assert lambda_bundle.unzipped_bytes <= 120 * 10**6, lambda_bundle.summary()
+
+
+def test_the_zip_name_changes_with_what_is_left_out():
+    """A cached zip is reused only for the same exclusion list."""
+    keys = {_release_key("deps", left_out=names) for names in (LEFT_OUT, ["numpy"], ())}
+    assert len(keys) == 3
+    assert _release_key("deps", left_out=["b", "a"]) == _release_key("deps", left_out=["a", "b"])
 
 
 def test_pyc_files_are_hash_based_and_point_at_var_task(lambda_bundle, python312):
@@ -107,11 +134,19 @@ def test_package_command_prints_path_sizes_hash_and_import_time(lambda_bundle, c
 
 
 #: A function's init from the zip, as Lambda runs it (``_HANDLER`` set): which parts of the
-#: chat path it loaded, and every socket connection it tried (none may be in a snapshot).
-_INIT = """
+#: chat path it loaded, every socket connection it tried (none may be in a snapshot), and
+#: every import of a distribution the zip leaves out.
+_INIT = (
+    f"LEFT_OUT = {sorted(LEFT_OUT)!r}"
+    + """
 import json, sys
-connects = []
+connects, tried = [], set()
 sys.addaudithook(lambda event, args: event == "socket.connect" and connects.append(repr(args[1])))
+class LeftOut:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in LEFT_OUT:
+            tried.add(name.partition(".")[0])
+sys.meta_path.insert(0, LeftOut())
 import chatkit.aws.handlers as handlers
 chat_path = ("chatkit.session", "chatkit.llm", "langchain_aws", "botocore.client")
 print(json.dumps({
@@ -119,8 +154,10 @@ print(json.dumps({
     "built": handlers._backend is not None,
     "session": handlers._backend is not None and "session" in vars(handlers._backend),
     "connects": connects,
+    "left_out_tried": sorted(tried),
 }))
 """
+)
 
 FUNCTIONS = {  # handler → the sign-in it runs with
     "ws_default": "demo",
@@ -147,6 +184,23 @@ def function_init(bundle_dir, python, handler, auth):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
+
+
+#: Left-out distributions a function's init may try to import: each one inside a
+#: ``try/except ImportError`` with a fallback (httpx2, which langsmith imports, decodes and
+#: langsmith compresses with zstandard only if it is there).
+OPTIONAL = {"zstandard"}
+
+
+@pytest.mark.parametrize("handler", sorted(FUNCTIONS))
+def test_every_function_inits_from_the_lean_zip(lambda_bundle, python312, handler):
+    """Each function's full init (for the chat function: the whole chat path) runs from the
+    lean zip alone (``-I -S``): a release that starts importing a left-out distribution
+    fails here (ModuleNotFoundError) or shows up as a new import attempt; the chat itself
+    runs from this zip in test_zip_gateway.py."""
+    report = function_init(unpack(lambda_bundle.path), python312, handler, FUNCTIONS[handler])
+    assert set(report["left_out_tried"]) <= OPTIONAL, report["left_out_tried"]
+    assert report["built"] is True
 
 
 @pytest.mark.parametrize("handler", sorted(FUNCTIONS))
