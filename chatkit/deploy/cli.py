@@ -4,6 +4,7 @@ the ``chatkit`` command (chatkit/cli.py)::
     chatkit package                          build the Lambda zip (build/lambda/)
     chatkit deploy --stack chatkit --yes     create or update the stack on AWS
     chatkit deploy --auth cognito --yes      … with a Cognito user pool for sign-in
+    chatkit deploy --permissions-boundary arn:aws:iam::123456789012:policy/chatkit-attendee-boundary
     chatkit smoke --stack chatkit            stream one answer through the deployed stack
     chatkit smoke --url http://127.0.0.1:8765   … or through the local gateway
     chatkit destroy --stack chatkit --yes    delete the stack and its buckets
@@ -102,6 +103,11 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             snapstart=not args.no_snapstart,
             auth=args.auth,
             chat_concurrency=args.chat_concurrency,
+            **(
+                {"permissions_boundary": args.permissions_boundary}
+                if args.permissions_boundary
+                else {}
+            ),
         )
         aws = _aws(args)
         bundle = build_bundle()
@@ -176,6 +182,13 @@ def register(commands: Any) -> None:
         type=int,
         default=20,
         help="answers streaming at once at most, a model-cost guard (default 20; 0 = no limit)",
+    )
+    deploy.add_argument(
+        "--permissions-boundary",
+        metavar="POLICY_ARN",
+        help="managed policy set as the boundary of every role of the stack "
+        "(default: env CHATKIT_PERMISSIONS_BOUNDARY; a workshop attendee needs "
+        "arn:aws:iam::<account>:policy/chatkit-attendee-boundary)",
     )
     deploy.add_argument("--yes", action="store_true", help="do not ask before changing")
     deploy.set_defaults(run=_cmd_deploy)

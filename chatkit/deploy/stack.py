@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
@@ -102,6 +103,10 @@ CHANGE_SET_TIMEOUT = 600.0
 _UNRESERVED_MINIMUM = 100
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+")
+#: The permissions boundary of the stack's roles when none is given (a workshop's attendee
+#: policy requires it; infra/README.md, "Permissions boundary").
+BOUNDARY_VARIABLE = "CHATKIT_PERMISSIONS_BOUNDARY"
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 #: A failed first creation leaves these: delete, then create again.
 _RECREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
@@ -124,6 +129,9 @@ class StackConfig:
     #: Answers streaming at once at most (the chat function's reserved concurrency, a
     #: model-cost guard); 0 = unreserved.
     chat_concurrency: int = 20
+    #: ARN of the managed policy set as every role's permissions boundary ("" = none);
+    #: default: the environment's ``CHATKIT_PERMISSIONS_BOUNDARY``.
+    permissions_boundary: str = field(default_factory=lambda: os.environ.get(BOUNDARY_VARIABLE, ""))
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -143,6 +151,12 @@ class StackConfig:
                 f"로그인 방식은 demo 또는 cognito입니다: {self.auth!r} "
                 "(auth must be 'demo' or 'cognito')"
             )
+        if self.permissions_boundary and not _POLICY_ARN.fullmatch(self.permissions_boundary):
+            raise ValueError(
+                f"권한 경계는 관리형 정책의 ARN입니다: {self.permissions_boundary!r} "
+                "(permissions boundary: a managed policy ARN, "
+                "arn:aws:iam::<account>:policy/chatkit-attendee-boundary)"
+            )
 
     def template_parameters(self) -> dict[str, str]:
         """The parameters this configuration decides (the code location and release id are
@@ -155,6 +169,7 @@ class StackConfig:
             "SnapStart": "Enabled" if self.snapstart else "Disabled",
             "AuthMode": self.auth,
             "ChatConcurrency": str(self.chat_concurrency),
+            "PermissionsBoundary": self.permissions_boundary,
         }
 
 

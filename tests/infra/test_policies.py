@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import botocore.client
@@ -17,7 +19,7 @@ import websockets
 from handler_client import handler_env
 
 from chatkit.deploy.smoke import Endpoints, _http, run_smoke
-from chatkit.deploy.template import load_template
+from chatkit.deploy.template import load_template, render
 from chatkit.local._invoker import AUTHORIZER, DEFAULT_ROUTES, aws_handlers
 from chatkit.local.gateway import Gateway
 
@@ -309,3 +311,83 @@ def test_the_auth_secret_read_at_init_is_allowed_to_exactly_the_functions_given_
             if "secretsmanager:GetSecretValue" in listed(s["Action"])
         ]
         assert readable == ([[{"Ref": "AuthSecret"}]] if role in given else []), role
+
+
+# -- the permissions boundary of a workshop's stacks (infra/attendee-boundary.json) --------
+
+BOUNDARY = json.loads(
+    (Path(__file__).resolve().parents[2] / "infra" / "attendee-boundary.json").read_text()
+)
+STACK, REGION, ACCOUNT = "chatkit-minsu", "ap-northeast-2", "123456789012"
+BASE_MODEL = load_template()["Parameters"]["BaseModelId"]["Default"]
+#: Each way a stack's roles differ: sign-in mode × inference profile or bare model id.
+SHAPES = [
+    {"AuthMode": auth, "ModelId": model, "BaseModelId": BASE_MODEL}
+    for auth in ("demo", "cognito")
+    for model in (load_template()["Parameters"]["ModelId"]["Default"], BASE_MODEL)
+]
+
+
+def arn_in_stack(value: Any, shape: dict[str, str], resources: dict[str, Any]) -> str:
+    """The ARN a role's ``Resource`` names in attendee minsu's ``STACK`` of this ``shape``
+    (generated names get a suffix)."""
+    if "Fn::Sub" in value:
+        values = {
+            **shape,
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "BedrockRegion": REGION,
+            "WebSocketApi": "a1b2c3d4e5",
+            "StageName": "prod",
+        }
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], value["Fn::Sub"])
+    name = value["Fn::GetAtt"][0] if "Fn::GetAtt" in value else value["Ref"]
+    kind, props = resources[name]["Type"], resources[name]["Properties"]
+    if kind == "AWS::DynamoDB::Table":
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-{name}-1A2B3C4D"
+    if kind == "AWS::Logs::LogGroup":
+        group = arn_in_stack(props["LogGroupName"], shape, resources)
+        return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+    if kind == "AWS::SecretsManager::Secret":
+        secret = arn_in_stack(props["Name"], shape, resources)
+        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}-AbC123"
+    raise AssertionError(f"teach arn_in_stack {kind} ({name})")
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s['AuthMode']}-{s['ModelId']}")
+def test_the_boundary_allows_everything_the_roles_policies_grant(shape):
+    """Derived from the template (rendered in each shape): every action of every role's
+    statement, on the resource it names in attendee minsu's stack, is inside the
+    boundary — a stack deployed with it loses nothing."""
+    from rehearsal.rehearsal_policy import allows
+
+    resources = render(load_template(), shape)["Resources"]
+    granted = [
+        (action, arn_in_stack(resource, shape, resources))
+        for role in resources.values()
+        if role["Type"] == "AWS::IAM::Role"
+        for policy in role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in listed(statement["Action"])
+        for resource in listed(statement["Resource"])
+    ]
+    assert len(granted) > 20
+    assert [(a, arn) for a, arn in granted if not allows(BOUNDARY, a, arn)] == []
+
+
+def test_the_boundary_grants_nothing_on_every_resource_or_outside_the_kit():
+    from rehearsal.rehearsal_policy import allows
+
+    for statement in BOUNDARY["Statement"]:
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        assert "*" not in listed(statement["Resource"]), statement["Sid"]
+        assert not [a for a in listed(statement["Action"]) if a.endswith("*")], statement["Sid"]
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
+    assert not allows(BOUNDARY, "dynamodb:GetItem", table + "prod-users")
+    assert not allows(BOUNDARY, "dynamodb:Scan", table + "chatkit-minsu-HistoryTable-1")
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod-db-AbC123"
+    assert not allows(BOUNDARY, "secretsmanager:GetSecretValue", secret)
+    assert not allows(BOUNDARY, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/chatkit-x")
+    assert not allows(BOUNDARY, "s3:GetObject", "arn:aws:s3:::chatkit-artifacts/x")

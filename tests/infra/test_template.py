@@ -500,3 +500,30 @@ def test_web_client_is_served_with_a_content_security_policy():
     assert headers["ContentTypeOptions"] == {"Override": True}
     assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert headers["FrameOptions"]["FrameOption"] == "DENY"
+
+
+BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/chatkit-attendee-boundary"
+
+
+@pytest.mark.parametrize("auth", MODES)
+def test_every_role_carries_the_permissions_boundary_when_it_is_set(auth):
+    """An attendee policy lets roles be created only with its boundary: every role of the
+    stack gets the ``PermissionsBoundary`` parameter, and none gets a boundary without it."""
+    bounded = render(T, {"AuthMode": auth, "PermissionsBoundary": BOUNDARY_ARN})["Resources"]
+    roles = of_type("AWS::IAM::Role", bounded)
+    assert roles and {
+        name: role["Properties"].get("PermissionsBoundary") for name, role in roles.items()
+    } == {name: {"Ref": "PermissionsBoundary"} for name in roles}
+    unbounded = of_type("AWS::IAM::Role", RENDERED[auth]["Resources"])
+    assert [n for n, r in unbounded.items() if "PermissionsBoundary" in r["Properties"]] == []
+    assert re.fullmatch(T["Parameters"]["PermissionsBoundary"]["AllowedPattern"], BOUNDARY_ARN)
+    assert T["Parameters"]["PermissionsBoundary"]["Default"] == ""
+
+
+def test_the_auth_secret_is_named_after_the_stack():
+    """A name under the stack's (``chatkit-…``) lets the attendee policy scope Secrets
+    Manager to ``secret:chatkit-*``; the functions get the ARN (``Ref``), not the name."""
+    secret = of_type("AWS::SecretsManager::Secret")
+    assert [s["Properties"]["Name"] for s in secret.values()] == [
+        {"Fn::Sub": "${AWS::StackName}-auth-secret"}
+    ]

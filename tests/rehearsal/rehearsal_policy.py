@@ -106,6 +106,52 @@ def allows(policy: dict[str, Any], action: str, resource: str) -> str | None:
     return None
 
 
+#: Condition operators :func:`decide` evaluates (case-sensitive string / ARN comparison).
+_OPERATORS = {
+    "StringEquals": lambda pattern, value: pattern == value,
+    "StringLike": _matches,
+    "ArnEquals": lambda pattern, value: pattern == value,
+    "ArnLike": _matches,
+}
+
+
+def decide(
+    policy: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None
+) -> str:
+    """IAM's decision for one request under this identity policy alone: ``"Deny"`` (an
+    explicit deny matches), ``"Allow"`` or ``"ImplicitDeny"``. Conditions are evaluated
+    against ``context`` (a missing key fails the condition, as in IAM), with policy
+    variables (``${aws:PrincipalAccount}``) taken from it; only :data:`_OPERATORS`.
+
+    >>> decide({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+    ...     "Resource": "*"}]}, "s3:GetObject", "arn:aws:s3:::b/k")
+    'Allow'
+    """
+    context = context or {}
+    found = set()
+    for statement in policy["Statement"]:
+        if (
+            any(_matches(p, action) for p in _listed(statement["Action"]))
+            and any(_matches(_vars(p, context), resource) for p in _listed(statement["Resource"]))
+            and _holds(statement.get("Condition", {}), context)
+        ):
+            found.add(statement["Effect"])
+    return "Deny" if "Deny" in found else "Allow" if "Allow" in found else "ImplicitDeny"
+
+
+def _vars(text: str, context: dict[str, str]) -> str:
+    return re.sub(r"\$\{([^}]+)\}", lambda m: context.get(m.group(1), "\0"), text)
+
+
+def _holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
+    return all(
+        key in context
+        and any(_OPERATORS[operator](_vars(p, context), context[key]) for p in _listed(expected))
+        for operator, pairs in condition.items()
+        for key, expected in pairs.items()
+    )
+
+
 def iam_action(service: str, operation: str) -> str:
     """The IAM action a botocore call (signing name, operation) needs."""
     return IAM_ACTIONS.get((service, operation), f"{service}:{operation}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rehearsal_policy import POLICY_PATH, allows, load_policy
+from rehearsal_policy import POLICY_PATH, allows, decide, load_policy
 
 from chatkit.deploy.template import load_template
 
@@ -114,7 +114,7 @@ NEEDS = {
     "AWS::SecretsManager::Secret": (
         "secretsmanager:CreateSecret secretsmanager:DescribeSecret secretsmanager:UpdateSecret "
         "secretsmanager:DeleteSecret secretsmanager:TagResource",
-        f"arn:aws:secretsmanager:{R}:{A}:secret:AuthSecret-a1B2c3",
+        f"arn:aws:secretsmanager:{R}:{A}:secret:{STACK}-auth-secret-a1B2c3",
     ),
     "AWS::Cognito::UserPool": (
         "cognito-idp:CreateUserPool cognito-idp:DescribeUserPool cognito-idp:UpdateUserPool "
@@ -138,6 +138,15 @@ OBJECTS = [
     ("s3:PutObject", f"arn:aws:s3:::{STACK}-webbucket-1a2b3c/config.js"),
 ]
 
+#: The boundary the attendee policy requires on the stack's roles, and what IAM knows of
+#: each request CloudFormation makes for the stack (it passes the template's boundary).
+BOUNDARY = f"arn:aws:iam::{A}:policy/chatkit-attendee-boundary"
+CONTEXT = {
+    "aws:PrincipalAccount": A,
+    "iam:PermissionsBoundary": BOUNDARY,
+    "iam:PassedToService": "lambda.amazonaws.com",
+}
+
 #: Calls the generated values need and that have no resource.
 NO_RESOURCE = {"AWS::SecretsManager::Secret": "secretsmanager:GetRandomPassword"}
 
@@ -151,7 +160,7 @@ def test_every_resource_type_of_the_template_is_covered():
 def test_the_stack_s_resources_can_be_created_and_deleted(kind):
     policy = load_policy()
     actions, arn = NEEDS[kind]
-    missing = [a for a in actions.split() if not allows(policy, a, arn)]
+    missing = [a for a in actions.split() if decide(policy, a, arn, CONTEXT) != "Allow"]
     if kind in NO_RESOURCE:
         missing += [a for a in [NO_RESOURCE[kind]] if not allows(policy, a, "*")]
     assert not missing, f"{kind}: {missing} on {arn}"
@@ -207,7 +216,7 @@ def test_the_document_fits_iam_and_names_every_statement():
     sids = [statement["Sid"] for statement in policy["Statement"]]
     assert len(sids) == len(set(sids)) and all(sid.isalnum() for sid in sids)
     for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
+        assert statement["Effect"] == "Allow" or statement["Sid"] == "KeepTheBoundary"
         actions = (
             [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         )
@@ -237,3 +246,78 @@ def test_the_studio_domain_template_is_valid_and_uses_the_policy():
     idle = lab["JupyterLabAppSettings"]["AppLifecycleManagement"]["IdleSettings"]
     assert idle["LifecycleManagement"] == "ENABLED"
     assert template["Parameters"]["IdleMinutes"]["Default"] <= 60
+
+
+# -- no way past the policy through the stack's roles (permissions boundary) --------------
+
+ROLE = f"arn:aws:iam::{A}:role/{STACK}-DefaultRole-1A2B3C"
+ACCOUNT = {"aws:PrincipalAccount": A}
+
+
+def test_a_role_is_created_only_with_the_chatkit_boundary():
+    """Without it an attendee could create a ``chatkit-*`` role with any inline policy and
+    pass it to Lambda: more than the policy grants. ``iam:PermissionsBoundary`` is the
+    boundary the request sets; the account is the caller's own."""
+    policy = load_policy()
+    other_account = BOUNDARY.replace(A, "210987654321")
+    for boundary in (None, f"arn:aws:iam::{A}:policy/AdministratorAccess", other_account):
+        context = ACCOUNT if boundary is None else {**ACCOUNT, "iam:PermissionsBoundary": boundary}
+        assert decide(policy, "iam:CreateRole", ROLE, context) == "ImplicitDeny", boundary
+    assert decide(policy, "iam:CreateRole", ROLE, CONTEXT) == "Allow"
+
+
+def test_inline_policies_go_only_on_roles_within_the_boundary():
+    """For ``PutRolePolicy`` / ``AttachRolePolicy`` IAM sets ``iam:PermissionsBoundary`` to
+    the boundary the role already has: a role of an older stack (none) or someone else's
+    ``chatkit-*`` role without it cannot be given a policy; ``PutRolePermissionsBoundary``
+    may set only the chatkit boundary. Attaching managed policies is not granted at all."""
+    policy = load_policy()
+    for action in ("iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"):
+        assert decide(policy, action, ROLE, ACCOUNT) == "ImplicitDeny", action
+    assert decide(policy, "iam:PutRolePolicy", ROLE, CONTEXT) == "Allow"
+    assert decide(policy, "iam:PutRolePermissionsBoundary", ROLE, CONTEXT) == "Allow"
+    assert decide(policy, "iam:AttachRolePolicy", ROLE, CONTEXT) == "ImplicitDeny"
+
+
+def test_the_boundary_cannot_be_removed_or_changed():
+    policy = load_policy()
+    assert decide(policy, "iam:DeleteRolePermissionsBoundary", ROLE, CONTEXT) == "Deny"
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert decide(policy, action, BOUNDARY, CONTEXT) == "ImplicitDeny", action
+
+
+def test_every_grant_that_can_widen_a_role_needs_the_boundary():
+    """Each Allow statement that, without its condition, would grant a role-widening IAM
+    action on the stack's role carries exactly the boundary condition."""
+    widening = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy")
+    widening += ("iam:PutRolePermissionsBoundary",)
+    required = {
+        "StringEquals": {"iam:PermissionsBoundary": BOUNDARY.replace(A, "${aws:PrincipalAccount}")}
+    }
+    for statement in load_policy()["Statement"]:
+        unconditional = {"Statement": [{**statement, "Condition": {}}]}
+        if statement["Effect"] == "Allow" and any(
+            decide(unconditional, action, ROLE) == "Allow" for action in widening
+        ):
+            assert statement.get("Condition") == required, statement["Sid"]
+
+
+def test_secrets_are_only_the_kit_s():
+    policy = load_policy()
+    mine = f"arn:aws:secretsmanager:{R}:{A}:secret:{STACK}-auth-secret-a1B2c3"
+    other = f"arn:aws:secretsmanager:{R}:{A}:secret:prod/db-password-a1B2c3"
+    for action in ("secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"):
+        assert decide(policy, action, mine, CONTEXT) == "Allow", action
+        assert decide(policy, action, other, CONTEXT) == "ImplicitDeny", action
+    assert decide(policy, "secretsmanager:GetSecretValue", mine, CONTEXT) == "ImplicitDeny"
+
+
+def test_the_boundary_is_one_document_in_the_studio_domain_and_the_json_file():
+    """infra/attendee-boundary.json (``aws iam create-policy``) and the instructors'
+    studio-domain.yaml create the same policy, under the name the attendee policy names."""
+    path = POLICY_PATH.with_name("studio-domain.yaml")
+    boundary = load_template(path.read_text())["Resources"]["AttendeeBoundary"]
+    assert boundary["Type"] == "AWS::IAM::ManagedPolicy"
+    assert boundary["Properties"]["ManagedPolicyName"] == BOUNDARY.rsplit("/", 1)[1]
+    document = json.loads(POLICY_PATH.with_name("attendee-boundary.json").read_text())
+    assert boundary["Properties"]["PolicyDocument"] == document
