@@ -9,6 +9,7 @@ import asyncio
 import contextvars
 import json
 import re
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,28 @@ def test_the_boundary_grants_nothing_on_every_resource_or_outside_the_kit():
     assert not allows(BOUNDARY, "secretsmanager:GetSecretValue", secret)
     assert not allows(BOUNDARY, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/chatkit-x")
     assert not allows(BOUNDARY, "s3:GetObject", "arn:aws:s3:::chatkit-artifacts/x")
+
+
+def test_chatkit_deploy_gives_every_role_of_the_stack_the_boundary(moto_aws, capsys, monkeypatch):
+    """``chatkit deploy --permissions-boundary`` against the stand-in account: each role
+    CloudFormation creates carries the boundary (moto records it; it does not evaluate
+    boundaries — that is the evaluator's part in tests/rehearsal)."""
+    from chatkit.cli import main
+
+    region, stack = "ap-northeast-1", f"chatkit-b{uuid.uuid4().hex[:8]}"
+    iam = moto_aws.aws(region).client("iam")
+    arn = iam.create_policy(
+        PolicyName=f"chatkit-attendee-boundary-{stack}", PolicyDocument=json.dumps(BOUNDARY)
+    )["Policy"]["Arn"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", moto_aws.bedrock.url)
+    common = ["--stack", stack, "--region", region, "--endpoint-url", moto_aws.url]
+    assert main(["deploy", *common, "--permissions-boundary", arn, "--yes"]) == 0
+    cloudformation = moto_aws.aws(region).client("cloudformation")
+    resources = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
+    assert len(roles) == 5  # demo sign-in: no authorizer
+    for role in roles:
+        boundary = iam.get_role(RoleName=role)["Role"].get("PermissionsBoundary", {})
+        assert boundary.get("PermissionsBoundaryArn") == arn, role
+    assert main(["destroy", *common, "--yes"]) == 0
+    capsys.readouterr()

@@ -527,3 +527,22 @@ def test_the_auth_secret_is_named_after_the_stack():
     assert [s["Properties"]["Name"] for s in secret.values()] == [
         {"Fn::Sub": "${AWS::StackName}-auth-secret"}
     ]
+
+
+def test_deploy_sets_the_boundary_from_its_option_or_the_environment(monkeypatch):
+    """``StackConfig.permissions_boundary`` (``chatkit deploy --permissions-boundary``)
+    defaults to ``CHATKIT_PERMISSIONS_BOUNDARY``; the old call form still works; a value
+    that is not a managed policy ARN is refused before anything is deployed."""
+    from chatkit.deploy.stack import StackConfig
+
+    monkeypatch.delenv("CHATKIT_PERMISSIONS_BOUNDARY", raising=False)
+    assert StackConfig("chatkit-minsu").template_parameters()["PermissionsBoundary"] == ""
+    monkeypatch.setenv("CHATKIT_PERMISSIONS_BOUNDARY", BOUNDARY_ARN)
+    parameters = StackConfig("chatkit-minsu").template_parameters()
+    assert parameters["PermissionsBoundary"] == BOUNDARY_ARN
+    roles = of_type("AWS::IAM::Role", render(T, parameters)["Resources"])
+    assert all("PermissionsBoundary" in role["Properties"] for role in roles.values())
+    explicit = StackConfig("chatkit-minsu", permissions_boundary="")
+    assert explicit.template_parameters()["PermissionsBoundary"] == ""
+    with pytest.raises(ValueError, match=r"권한 경계.*managed policy ARN"):
+        StackConfig("chatkit-minsu", permissions_boundary="chatkit-attendee-boundary")
