@@ -24,6 +24,7 @@ import os
 import threading
 from typing import Any
 
+from ..aws_clients import preload_management_client
 from ..config import Settings
 from .apigw import HttpEvent, WebSocketEvent
 from .backend import Backend
@@ -93,6 +94,7 @@ def init(handler: str) -> Backend:
     if handler.rpartition(".")[2] == CHAT_HANDLER:
         built.session.model  # noqa: B018 - imports langchain-aws, builds the model client
         built.state  # noqa: B018 - the state table's client
+        preload_management_client(built.settings)  # @connections: its endpoint comes later
     return built
 
 

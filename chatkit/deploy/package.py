@@ -11,8 +11,8 @@ dependencies and their ``.pyc`` files compiled by Python 3.12 (cached per requir
 in ``<out>/deps/``, downloads in ``<out>/pip-cache/``), then the core and its ``.pyc``
 files (Lambda's ``/var/task`` is read-only: without them every cold start compiles from
 source), zipped with sorted entries and fixed timestamps. An unchanged build is reused.
-Distributions no function imports (:data:`LEFT_OUT`) and type stubs stay out of the zip;
-``build_bundle(left_out=())`` builds the full one (the benchmark's baseline).
+Distributions no function imports (:data:`LEFT_OUT`), type stubs and test folders stay
+out of the zip; ``build_bundle(lean=False)`` builds the full one (the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -143,10 +143,11 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _release_key(*parts: object, left_out: Collection[str]) -> str:
+def _release_key(*parts: object, lean: bool) -> str:
     """The zip's name: changes with the dependencies, the core, this builder, and what is
     left out or stripped."""
-    return _digest(*parts, sorted(left_out), STRIPPED_SUFFIXES, sorted(STRIPPED_DIRS))[:16]
+    stripped = (sorted(LEFT_OUT), STRIPPED_SUFFIXES, sorted(STRIPPED_DIRS)) if lean else None
+    return _digest(*parts, stripped)[:16]
 
 
 def _core_files() -> dict[str, bytes]:
@@ -211,9 +212,10 @@ def _left_out_paths(deps: Path, left_out: Collection[str]) -> set[str]:
     return {top for top, names in owners.items() if top and names <= wanted}
 
 
-def _stage(deps: Path, core: dict[str, bytes], stage: Path, left_out: Collection[str]) -> None:
-    """Dependencies but ``left_out`` (hard links where possible) and the core into ``stage``."""
-    skipped = _left_out_paths(deps, left_out)
+def _stage(deps: Path, core: dict[str, bytes], stage: Path, lean: bool) -> None:
+    """Dependencies (hard links where possible; ``lean``: without :data:`LEFT_OUT`, stubs
+    and tests) and the core into ``stage``."""
+    skipped = _left_out_paths(deps, LEFT_OUT)
 
     def link_or_copy(source: str, destination: str) -> None:
         try:
@@ -222,6 +224,8 @@ def _stage(deps: Path, core: dict[str, bytes], stage: Path, left_out: Collection
             shutil.copy2(source, destination)
 
     def ignore(directory: str, names: list[str]) -> set[str]:
+        if not lean:
+            return set()
         relative = Path(directory).relative_to(deps).as_posix()
         return {
             name
@@ -281,14 +285,12 @@ def _prune(out: Path, keep: tuple[Path, Path], min_age_seconds: float = 600) -> 
             shutil.rmtree(old, ignore_errors=True)
 
 
-def build_bundle(
-    out: Path | None = None, *, force: bool = False, left_out: Collection[str] = tuple(LEFT_OUT)
-) -> Bundle:
+def build_bundle(out: Path | None = None, *, force: bool = False, lean: bool = True) -> Bundle:
     """Build (or reuse) the Lambda zip in ``out`` (default :func:`default_build_dir`).
 
     ``force`` rebuilds the zip even if an identical one exists (the dependency
-    install stays cached). ``left_out``: distributions kept out of the zip (``()``: the
-    full install, the benchmark's baseline). Without Python 3.12 the dependencies are
+    install stays cached). ``lean=False``: every installed file (the benchmark's
+    baseline). Without Python 3.12 the dependencies are
     installed by this interpreter for the 3.12 platform and no ``.pyc`` files are compiled.
     """
     out = (out or default_build_dir()).resolve()
@@ -303,7 +305,7 @@ def build_bundle(
     core = _core_files()
     hashes = {name: hashlib.sha256(content).hexdigest() for name, content in core.items()}
     recipe = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # this builder
-    release = _release_key(deps_key, hashes, recipe, python is not None, left_out=left_out)
+    release = _release_key(deps_key, hashes, recipe, python is not None, lean=lean)
     destination = out / f"chatkit-lambda-{release}.zip"
     if destination.is_file() and not force:
         return Bundle.from_zip(destination, python, cached=True)
@@ -311,7 +313,7 @@ def build_bundle(
     stage = out / f"stage-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     try:
-        _stage(deps, core, stage, left_out)
+        _stage(deps, core, stage, lean)
         if python:
             _compile(stage, stage / "chatkit", python)
         _write_zip(stage, destination)
