@@ -4,7 +4,7 @@ reproducible — the same inputs give the same sha256.
 
     >>> bundle = build_bundle()                    # doctest: +SKIP
     >>> print(bundle.summary())                    # doctest: +SKIP
-    build/lambda/chatkit-lambda-3f2a….zip  58.8 MB zipped · 174.1 MB unzipped · sha256 9c1e…
+    build/lambda/chatkit-lambda-3f2a….zip  37.4 MB zipped · 82.3 MB unzipped · … sha256 9c1e…
 
 Steps: ``pip install --platform manylinux… --only-binary=:all: --target`` of the
 dependencies and their ``.pyc`` files compiled by Python 3.12 (cached per requirement set
