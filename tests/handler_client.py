@@ -1,6 +1,8 @@
-"""Drive the Lambda handlers in-process over recorded API Gateway events
-(tests/fixtures/apigw): a recording management client stands in for ``@connections``;
-session, history and state stores are the real ones on the local endpoints.
+"""Drive the Lambda handlers in-process over AWS's sample API Gateway events
+(tests/fixtures/apigw/aws, sources in its SOURCES.md), adapted only where they must carry
+our token, body or connection id: a recording management client stands in for
+``@connections``; session, history and state stores are the real ones on the local
+endpoints.
 
 Shared by the handler and security tests (fixtures ``api``, ``backend``: import them
 into the test module or a ``conftest.py``)::
@@ -13,7 +15,6 @@ into the test module or a ``conftest.py``)::
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from chatkit.aws.apigw import HttpEvent, WebSocketEvent
 from chatkit.aws.backend import Backend
 
-FIXTURES = Path(__file__).parent / "fixtures" / "apigw"
+FIXTURES = Path(__file__).parent / "fixtures" / "apigw" / "aws"
 
 
 def handler_env(settings) -> dict[str, str]:
@@ -41,6 +42,8 @@ def handler_env(settings) -> dict[str, str]:
 
 
 def fixture(name: str) -> dict:
+    """A fresh copy of AWS's sample event ``name`` (``ws_connect``, ``ws_default``,
+    ``ws_disconnect``, ``ws_authorizer``, ``ws_connect_authorizer``, ``http_v2_jwt``)."""
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
@@ -86,13 +89,14 @@ def backend(settings, api) -> Backend:
 def connect(backend: Backend, user: str, connection_id: str = "conn-1") -> dict:
     event = fixture("ws_connect")
     token, _ = backend.auth.issue(user)
-    event["queryStringParameters"]["token"] = token
+    event["queryStringParameters"] = {"token": token}
+    event["multiValueQueryStringParameters"] = {"token": [token]}
     event["requestContext"]["connectionId"] = connection_id
     return backend.connect(WebSocketEvent(event))
 
 
 def message(backend: Backend, body: object, connection_id: str = "conn-1") -> dict:
-    event = copy.deepcopy(fixture("ws_default"))
+    event = fixture("ws_default")
     event["requestContext"]["connectionId"] = connection_id
     event["body"] = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
     return backend.message(WebSocketEvent(event))
@@ -100,7 +104,14 @@ def message(backend: Backend, body: object, connection_id: str = "conn-1") -> di
 
 def history_page(backend: Backend, token: str | None, **query: str) -> dict:
     """``GET /history`` through the handler; ``query`` is the query string."""
-    event = fixture("http_history")
+    return backend.history_page(HttpEvent(http_event(token, query=query)))
+
+
+def http_event(token: str | None, body: str | None = None, query: dict | None = None) -> dict:
+    """AWS's HTTP API 2.0 sample with our ``authorization`` header, query and body."""
+    event = fixture("http_v2_jwt")
     event["headers"]["authorization"] = f"Bearer {token}" if token else ""
-    event["queryStringParameters"] = query
-    return backend.history_page(HttpEvent(event))
+    event["queryStringParameters"] = query or {}
+    if body is not None:
+        event["body"] = body
+    return event

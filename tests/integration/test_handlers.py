@@ -1,5 +1,5 @@
-"""Lambda handlers over recorded API Gateway events (tests/fixtures/apigw), with the real
-session, history and state stores on the local endpoints. Posts go to a recording
+"""Lambda handlers over AWS's sample API Gateway events (tests/fixtures/apigw/aws), with
+the real session, history and state stores on the local endpoints. Posts go to a recording
 management client; the real @connections path is covered by the gateway tests."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from handler_client import RecordingManagementApi, connect, fixture, message
+from handler_client import RecordingManagementApi, connect, fixture, http_event, message
 from handler_client import history_page as _history
 
 from chatkit.auth import DemoTokens
@@ -62,7 +62,8 @@ def test_an_open_connection_whose_token_expired_is_told_and_closed(settings, api
 
 def test_chat_streams_start_deltas_end_and_stores_the_turn(backend, api):
     connect(backend, "minsu")
-    assert message(backend, fixture("ws_default")["body"])["statusCode"] == 200
+    chat = {"type": "chat", "request_id": "r1", "text": "서울 여행 추천해줘"}
+    assert message(backend, chat)["statusCode"] == 200
     types = [f["type"] for f in api.frames]
     assert types[0] == "start" and types[-1] == "end" and "delta" in types
     assert [f["seq"] for f in api.frames] == list(range(len(api.frames)))
@@ -194,7 +195,7 @@ def test_history_rejects_bad_requests(backend, token, query, status):
 
 
 def test_login_issues_a_token_that_connects(backend):
-    response = backend.login(HttpEvent(fixture("http_login")))
+    response = backend.login(HttpEvent(http_event(None, body='{"user_id":"minsu"}')))
     body = json.loads(response["body"])
     assert response["statusCode"] == 200 and body["user_id"] == "minsu"
     assert body["auth"] == "demo"
@@ -203,9 +204,7 @@ def test_login_issues_a_token_that_connects(backend):
 
 @pytest.mark.parametrize("body", ["not json", '{"user_id": ""}', '{"user_id": "#root"}', "[]"])
 def test_login_rejects_bad_user_ids(backend, body):
-    event = fixture("http_login")
-    event["body"] = body
-    response = backend.login(HttpEvent(event))
+    response = backend.login(HttpEvent(http_event(None, body=body)))
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["code"] == "bad_request"
 
