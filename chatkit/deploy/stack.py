@@ -203,6 +203,24 @@ def _websocket_access_logs(aws: Aws, log: Log) -> str:
     return "Disabled"
 
 
+#: The boundary policy a workshop account has (infra/studio-domain.yaml, infra/README.md).
+BOUNDARY_POLICY = "chatkit-attendee-boundary"
+
+
+def _permissions_boundary(aws: Aws, config: StackConfig, log: Log) -> str:
+    """The boundary given, else the account's ``chatkit-attendee-boundary`` if it has one
+    (an attendee's policy only lets them create roles inside it), else none."""
+    if config.permissions_boundary:
+        return config.permissions_boundary
+    arn = f"arn:aws:iam::{aws.account_id}:policy/{BOUNDARY_POLICY}"
+    try:
+        aws.client("iam").get_policy(PolicyArn=arn)
+    except Exception:  # no such policy, or no permission to look: an account without one
+        return ""
+    log(f"권한 경계 (permissions boundary): {arn} (the account's workshop policy)")
+    return arn
+
+
 def _chat_concurrency(aws: Aws, config: StackConfig, log: Log) -> str:
     """The reserved concurrency the account can spare for the chat function: Lambda keeps
     100 unreserved, so a new account (often 10 in all) gets none, with a note."""
@@ -243,6 +261,7 @@ def _parameters(aws: Aws, config: StackConfig, code: tuple[str, str], log: Log) 
         "CodeKey": code[1],
         "WebSocketAccessLogs": _websocket_access_logs(aws, log),
         "ChatConcurrency": _chat_concurrency(aws, config, log),
+        "PermissionsBoundary": _permissions_boundary(aws, config, log),
     }
     release = json.dumps([template_text(), params], sort_keys=True).encode()
     params["ReleaseId"] = hashlib.sha256(release).hexdigest()[:16]

@@ -9,6 +9,7 @@ import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -483,3 +484,35 @@ def test_the_chat_function_is_capped_unless_the_account_cannot_spare_it(
     assert chat_reservation(aws, name) is None
     assert any("cannot spare 20" in line for line in lines)
     destroy(aws, name, log=lines.append, poll_seconds=0.05)
+
+
+def test_the_account_s_workshop_boundary_is_found_without_being_named(
+    aws, name, tiny_bundle, monkeypatch
+):
+    """An attendee never types the boundary's ARN: deploy finds the account's
+    ``chatkit-attendee-boundary`` policy (infra/studio-domain.yaml makes it) and puts every
+    role inside it; an account without one gets none."""
+    monkeypatch.delenv("CHATKIT_PERMISSIONS_BOUNDARY", raising=False)
+    iam = aws.client("iam")
+    boundary = iam.create_policy(
+        PolicyName="chatkit-attendee-boundary",
+        PolicyDocument=(Path(__file__).parents[2] / "infra/attendee-boundary.json").read_text(),
+    )["Policy"]["Arn"]
+    try:
+        quick(aws, name, tiny_bundle, [])
+        roles = [
+            r["PhysicalResourceId"]
+            for r in aws.client("cloudformation").list_stack_resources(StackName=name)[
+                "StackResourceSummaries"
+            ]
+            if r["ResourceType"] == "AWS::IAM::Role"
+        ]
+        assert roles
+        for role in roles:
+            assert (
+                iam.get_role(RoleName=role)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"]
+                == boundary
+            )
+    finally:
+        destroy(aws, name, log=lambda line: None, poll_seconds=0.05)
+        iam.delete_policy(PolicyArn=boundary)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 
-_NAMES = ("TableName", "StackName", "ChangeSetName", "Bucket", "Key", "modelId")
+_NAMES = ("TableName", "StackName", "ChangeSetName", "Bucket", "Key", "modelId", "PolicyArn")
 _lock = threading.Lock()
 
 

@@ -179,6 +179,8 @@ def resource_of(call: dict[str, Any], account: str) -> str:
         if model.split(".", 1)[0] in PROFILE_PREFIXES:
             return f"arn:aws:bedrock:{region}:{account}:inference-profile/{model}"
         return f"arn:aws:bedrock:{region}::foundation-model/{model}"
+    if service == "iam" and "PolicyArn" in params:
+        return params["PolicyArn"]
     if service == "apigateway" and call["operation"] == "GetAccount":
         return f"arn:aws:apigateway:{region}::/account"
     return "*"
