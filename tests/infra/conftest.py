@@ -39,7 +39,7 @@ def moto_aws():
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory) -> Bundle:
     """A one-file zip: moto stores Lambda code but never runs it, so the deploy tests do not
-    need the real 56 MB bundle (the CLI test and notebook 07 deploy that one)."""
+    need the real (lean, about 39 MB) bundle (the CLI test and notebook 07 deploy that one)."""
     path = Path(tmp_path_factory.mktemp("tiny")) / "tiny.zip"
     with zipfile.ZipFile(path, "w") as bundle:
         bundle.writestr("handler.py", "def handler(event, context):\n    return {}\n")
