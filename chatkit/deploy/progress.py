@@ -2,7 +2,8 @@
 settles.
 
     >>> watcher = StackWatcher(aws.client("cloudformation"), stack_id)  # doctest: +SKIP
-    >>> watcher.wait()                  # prints events; returns e.g. "CREATE_COMPLETE"
+    >>> watcher.wait()  # doctest: +SKIP
+    'CREATE_COMPLETE'
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """Run an aiohttp application on loopback in a background thread.
 
-Example::
-
-    from aiohttp import web
-
-    def make_app() -> web.Application:
-        app = web.Application()
-        app.router.add_get("/", lambda request: web.Response(text="hi"))
-        return app
-
-    with BackgroundServer(make_app) as server:
-        print(server.url)  # http://127.0.0.1:54321
+>>> from urllib.request import urlopen
+>>> async def hello(request: web.Request) -> web.Response:
+...     return web.Response(text="hi")
+>>> def make_app() -> web.Application:
+...     app = web.Application()
+...     app.router.add_get("/", hello)
+...     return app
+>>> with BackgroundServer(make_app) as server:  # server.url: http://127.0.0.1:<free port>
+...     urlopen(server.url).read()
+b'hi'
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """HTTP building blocks of the local gateway: Lambda result → response, AWS-style errors,
 safe static files, the web client's security headers.
 
-Example::
-
-    http_response({"statusCode": 201, "body": "{}"}).status  # 201
-    static_file(Path("chatkit/web"), "../pyproject.toml")     # None
-    security_headers()["X-Content-Type-Options"]              # 'nosniff'
+    >>> http_response({"statusCode": 201, "body": "{}"}).status
+    201
+    >>> static_file(Path("chatkit/web"), "../pyproject.toml") is None  # outside the root
+    True
+    >>> security_headers()["X-Content-Type-Options"]
+    'nosniff'
 """
 
 from __future__ import annotations

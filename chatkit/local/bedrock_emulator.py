@@ -10,19 +10,19 @@ preflight makes (``ListInferenceProfiles``, ``GetInferenceProfile``,
 ``ListFoundationModels``, ``GetFoundationModel``) and, like every chatkit listener, only
 a loopback ``Host``.
 
-Example::
-
-    import boto3
-
-    with BedrockEmulator(default_rate=0) as emulator:
-        client = boto3.client(
-            "bedrock-runtime", endpoint_url=emulator.url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )
-        out = client.converse(
-            modelId="demo.model", messages=[{"role": "user", "content": [{"text": "안녕"}]}]
-        )
-        print(out["output"]["message"]["content"][0]["text"])  # [데모 모델 · demo.model] …
+    >>> import boto3
+    >>> with BedrockEmulator(default_rate=0) as emulator:
+    ...     client = boto3.client(
+    ...         "bedrock-runtime", endpoint_url=emulator.url, region_name="us-east-1",
+    ...         aws_access_key_id="testing", aws_secret_access_key="testing",
+    ...     )
+    ...     out = client.converse(
+    ...         modelId="demo.model", messages=[{"role": "user", "content": [{"text": "안녕"}]}]
+    ...     )
+    ...     emulator.requests[-1].model_id
+    'demo.model'
+    >>> print(out["output"]["message"]["content"][0]["text"])  # doctest: +ELLIPSIS
+    [데모 모델 · demo.model] 안녕하세요! ...
 
 Run alone: ``python -m chatkit.local.bedrock_emulator --port 0`` prints its URL.
 """

@@ -1,8 +1,8 @@
 """The workshop notebooks, found by their number prefix (``NN_name.ipynb`` directly in the
 notebooks directory; ``notebooks/instructor/`` is not one of them)::
 
-    >>> nbs = discover_notebooks()                       # doctest: +SKIP
-    >>> [nb.number for nb in select_notebooks(nbs, "0,03")]  # doctest: +SKIP
+    >>> nbs = discover_notebooks()
+    >>> [nb.number for nb in select_notebooks(nbs, "0,03")]
     ['00', '03']
 """
 

@@ -6,13 +6,16 @@ answer streams, only *new* text travels, as custom messages ``{"type": "delta"}`
 state update carries the final sanitised HTML, the raw text (for copy), the status and
 the footer. A view opened mid-answer asks for the text so far (``resync``).
 
-Example::
-
-    view = MessageView.user("<b>안녕</b>")           # shown as text, tags visible
-    answer = MessageView.streaming("안녕")
-    answer.receive("반가워요"); answer.show("반가워요")
-    answer.finish("completed", "첫 토큰 0.1 s")       # Markdown → sanitised HTML
-    answer.message                                   # {'role': 'assistant', ...}
+    >>> MessageView.user("<b>안녕</b>").html           # shown as text, tags visible
+    '<div class="chatkit-plain" dir="auto">&lt;b&gt;안녕&lt;/b&gt;</div>'
+    >>> answer = MessageView.streaming("안녕")
+    >>> answer.receive("**반가워요**")
+    >>> answer.show("**반가워요**")                     # one custom message to the browser
+    >>> answer.finish("completed", "첫 토큰 0.1 s")      # Markdown → sanitised HTML
+    >>> answer.message
+    {'role': 'assistant', 'text': '**반가워요**', 'status': 'completed'}
+    >>> answer.html
+    '<p dir="auto"><strong dir="auto">반가워요</strong></p>'
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ outside a composition. Plain Enter is a new line: Enter-to-send in a textarea ca
 made IME-safe everywhere. The box is cleared only after the kernel accepted the text, and
 never during a composition.
 
-Example::
-
-    composer = Composer()
-    composer.on_submit(lambda text: print("보냄:", text))
-    composer.disabled = True          # while an answer streams
+    >>> composer = Composer()
+    >>> composer.on_submit(lambda text: print("보냄:", text))
+    >>> composer._handle_custom_msg({"type": "send", "text": "안녕"}, [])  # what the browser sends
+    보냄: 안녕
+    >>> composer.disabled = True          # while an answer streams
 """
 
 from __future__ import annotations
