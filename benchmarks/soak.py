@@ -120,9 +120,8 @@ async def soak(
     started = time.monotonic()
     until = started + seconds
     async with aiohttp.ClientSession() as http:
-        clients = asyncio.gather(
-            *(_client(http, url, f"soak-{i}", until, traffic) for i in range(users))
-        )
+        names = [f"soak-{i}" for i in range(users)]
+        clients = asyncio.gather(*(_client(http, url, name, until, traffic) for name in names))
         while not clients.done():
             samples.append(await asyncio.to_thread(sample, pid, started))
             await asyncio.wait([clients], timeout=every)
@@ -130,7 +129,9 @@ async def soak(
         await asyncio.sleep(settle)  # closed sockets and idle handler threads go away
         samples.append(await asyncio.to_thread(sample, pid, started))
         problems = []
-        for (user, answered), token in zip(traffic.answered.items(), tokens, strict=True):
+        # By name: ``traffic.answered`` fills in the order logins finish, not ``names``'.
+        for user, token in zip(names, tokens, strict=True):
+            answered = traffic.answered.get(user, [])
             stored = await _stored(http, url, token)
             missing = set(answered) - set(stored)
             twice = [rid for rid, count in stored.items() if count > 1]
