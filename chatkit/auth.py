@@ -27,10 +27,19 @@ from typing import Protocol
 
 from .errors import ChatError, ErrorCode
 
-__all__ = ["Authenticator", "DemoTokens", "Identity", "token_times", "validate_user_id"]
+__all__ = [
+    "MAX_USER_ID_CHARS",
+    "Authenticator",
+    "DemoTokens",
+    "Identity",
+    "token_times",
+    "validate_user_id",
+]
 
 #: How long a demo token is valid (a workshop day).
 DEMO_TOKEN_SECONDS = 12 * 3600
+#: Longest user id (characters after NFC): a Cognito ``sub`` is 36, a workshop roster's
+#: names at most 64. The one home of the rule (:func:`validate_user_id`).
 MAX_USER_ID_CHARS = 64
 #: Longest lifetime (``exp - iat``) a token may claim: Cognito access tokens live at most
 #: a day, demo tokens 12 hours.
@@ -59,7 +68,13 @@ class Authenticator(Protocol):
 
 
 def validate_user_id(user_id: object) -> str:
-    """NFC, 1–64 printable characters, no leading ``#`` (reserved). Raises ChatError."""
+    """NFC, stripped, 1–64 printable characters, no leading ``#`` (reserved); else
+    ChatError (``bad_request``). Sign-in (demo and Cognito), ``ChatSession`` and the CLI
+    all check user ids here.
+
+    >>> validate_user_id(" 민수 ")
+    '민수'
+    """
     if not isinstance(user_id, str):
         raise ChatError(ErrorCode.BAD_REQUEST, "user_id가 필요합니다. (user_id is required.)")
     user_id = unicodedata.normalize("NFC", user_id.strip())
@@ -70,8 +85,8 @@ def validate_user_id(user_id: object) -> str:
     ):
         raise ChatError(
             ErrorCode.BAD_REQUEST,
-            "user_id는 1–64자의 문자이며 #으로 시작할 수 없습니다. "
-            "(user_id: 1–64 printable characters, not starting with #.)",
+            f"user_id는 1–{MAX_USER_ID_CHARS}자의 문자이며 #으로 시작할 수 없습니다. "
+            f"(user_id: 1–{MAX_USER_ID_CHARS} printable characters, not starting with #.)",
         )
     return user_id
 

@@ -23,7 +23,11 @@ from typing import Literal
 
 from .attendee import resource_names, sanitize
 
-__all__ = ["DEFAULT_MODEL_ID", "Settings"]
+__all__ = ["DEFAULT_MODEL_ID", "DEFAULT_REGION", "Settings", "region_from_env"]
+
+#: The app's region when nothing names one: Seoul, near the attendees. The one home of the
+#: default: Settings, the deploy (``chatkit.deploy.aws``) and the local emulators use it.
+DEFAULT_REGION = "ap-northeast-2"
 
 #: A current Claude model as a *global* cross-region inference profile id: callable from
 #: Seoul and most other regions. Newer Claude models reject bare model ids
@@ -71,13 +75,19 @@ def _profile_region(env: Mapping[str, str]) -> str | None:
     return parser.get(section, "region", fallback=None) or None
 
 
-def _region(env: Mapping[str, str], mode: str) -> str:
-    """``CHATKIT_REGION``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``; in aws mode then the
-    profile's region (chatkit never overrides it); else Seoul."""
+def region_from_env(env: Mapping[str, str] | None = None, mode: str = "aws") -> str:
+    """The app's region: ``CHATKIT_REGION``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``; in aws
+    mode then the profile's region (chatkit never overrides it); else :data:`DEFAULT_REGION`.
+    :meth:`Settings.from_env` and the deploy (``resolve_region``) both read it here.
+
+    >>> region_from_env({"AWS_REGION": "us-east-1"}), region_from_env({}, mode="offline")
+    ('us-east-1', 'ap-northeast-2')
+    """
+    env = os.environ if env is None else env
     for name in ("CHATKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
         if env.get(name):
             return env[name]
-    return (_profile_region(env) if mode == "aws" else None) or Settings.region
+    return (_profile_region(env) if mode == "aws" else None) or DEFAULT_REGION
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -112,8 +122,8 @@ class Settings:
     """
 
     mode: Mode = "offline"
-    region: str = "ap-northeast-2"
-    bedrock_region: str = "ap-northeast-2"
+    region: str = DEFAULT_REGION
+    bedrock_region: str = DEFAULT_REGION
     model_id: str = DEFAULT_MODEL_ID
     table_name: str = "chatkit-history"
     state_table_name: str = "chatkit-state"
@@ -164,7 +174,7 @@ class Settings:
         mode = env.get("CHATKIT_MODE") or ("aws" if _aws_credentials_configured(env) else "offline")
         if mode not in ("offline", "aws"):
             raise ValueError(f"CHATKIT_MODE must be 'offline' or 'aws', got {mode!r}")
-        region = _region(env, mode)
+        region = region_from_env(env, mode)
         attendee = sanitize(env["CHATKIT_ATTENDEE"]) if env.get("CHATKIT_ATTENDEE") else None
         names = resource_names(attendee) if attendee else {}
         return cls(

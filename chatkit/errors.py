@@ -1,18 +1,22 @@
 """Stable error codes with messages for people (Korean first, English alongside).
 
 Codes are part of the wire protocol (DESIGN.md). Tracebacks and AWS error text never
-reach a user; they go to the logs::
+reach a user; they go to the logs. This module is the one home of the texts: the web client
+gets them from the server (each ``error`` frame's ``message``, and :func:`error_texts` in
+its ``config.js`` for the codes stored in history)::
 
     >>> err = ChatError(ErrorCode.THROTTLED)
     >>> err.code.value, err.message.startswith("요청이 많아")
     ('throttled', True)
+    >>> error_texts()["not_saved"] == ChatError(ErrorCode.NOT_SAVED).message
+    True
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["ChatError", "ErrorCode"]
+__all__ = ["ChatError", "ErrorCode", "error_texts"]
 
 
 class ErrorCode(str, Enum):
@@ -89,3 +93,9 @@ class ChatError(Exception):
         ko, en = _MESSAGES[self.code]
         text = f"{ko} ({en})"
         return f"{text} {self.hint}" if self.hint else text
+
+
+def error_texts() -> dict[str, str]:
+    """The message of every code (``{"throttled": "요청이 많아 … (…)"}``), for clients that
+    show a code without a message (the web client's stored turns)."""
+    return {code.value: ChatError(code).message for code in ErrorCode}

@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from .config import Settings
 from .errors import ChatError, ErrorCode
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "StopMessage",
     "parse_client_message",
     "parse_json",
+    "validate_question",
 ]
 
 #: API Gateway's WebSocket frame limit.
@@ -40,10 +42,10 @@ MAX_FRAME_BYTES = 32_000  # a little under the 32 KB (32,768 bytes) limit
 #: API Gateway's WebSocket message limit (a message may span frames); bodies over it are
 #: refused before parsing.
 MAX_MESSAGE_BYTES = 128 * 1024
-#: Longest question accepted (characters after NFC); DESIGN.md's limit.
-MAX_TEXT_CHARS = 8000
-#: ... and its UTF-8 bytes (8,000 Hangul syllables are 24,000 bytes).
-MAX_TEXT_BYTES = 24_000
+#: Longest question accepted by default (characters after NFC; DESIGN.md's limit) and its
+#: UTF-8 bytes (8,000 Hangul syllables are 24,000 bytes): the Settings defaults.
+MAX_TEXT_CHARS = Settings.max_question_chars
+MAX_TEXT_BYTES = Settings.max_question_bytes
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -139,43 +141,51 @@ def parse_client_message(
         )
     if kind == "stop":
         return StopMessage(request_id)
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ProtocolError(
-            ErrorCode.BAD_REQUEST, "text가 비어 있습니다. (text is empty.)", request_id=rid
-        )
-    if not _encodable(text):
-        raise ProtocolError(
-            ErrorCode.BAD_REQUEST,
-            "text에 잘못된 유니코드(짝 없는 서로게이트)가 있습니다. "
-            "(text holds invalid Unicode: a lone surrogate.)",
-            request_id=rid,
-        )
-    text = unicodedata.normalize("NFC", text)
-    if len(text) > max_text_chars:
-        raise ProtocolError(
-            ErrorCode.TOO_LONG,
-            f"최대 {max_text_chars:,}자까지 보낼 수 있습니다. "
-            f"(At most {max_text_chars:,} characters.)",
-            request_id=rid,
-        )
-    if len(text.encode()) > max_text_bytes:
-        raise ProtocolError(
-            ErrorCode.TOO_LONG,
-            f"질문은 UTF-8로 최대 {max_text_bytes:,}바이트입니다. "
-            f"(At most {max_text_bytes:,} bytes of UTF-8.)",
-            request_id=rid,
-        )
+    try:
+        text = validate_question(data.get("text"), max_text_chars, max_text_bytes)
+    except ChatError as err:
+        raise ProtocolError(err.code, err.hint, request_id=rid) from None
     return ChatMessage(request_id, text)
 
 
-def _encodable(text: str) -> bool:
-    """False for text UTF-8 cannot hold (lone surrogates, which JSON escapes can carry)."""
+def validate_question(
+    text: object, max_chars: int = MAX_TEXT_CHARS, max_bytes: int = MAX_TEXT_BYTES
+) -> str:
+    """The question to answer: NFC, stripped, 1 to ``max_chars`` characters and at most
+    ``max_bytes`` of UTF-8, else :class:`ChatError` (``bad_request``, ``too_long``). The one
+    home of the rule: the wire protocol, ``ChatSession`` and the notebook panel all call it
+    (with ``settings.max_question_chars`` and ``settings.max_question_bytes``).
+
+    >>> validate_question("  안녕 ")
+    '안녕'
+    >>> validate_question("가" * 9, max_chars=8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    chatkit.errors.ChatError: 메시지가 너무 깁니다. ... 최대 8자, 지금 9자. ...
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ChatError(ErrorCode.BAD_REQUEST, "질문이 비어 있습니다. (The question is empty.)")
+    question = unicodedata.normalize("NFC", text).strip()
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        size = len(question.encode())
+    except UnicodeEncodeError:  # a lone surrogate, which a JSON escape can carry
+        raise ChatError(
+            ErrorCode.BAD_REQUEST,
+            "질문에 잘못된 유니코드(짝 없는 서로게이트)가 있습니다. "
+            "(The question holds invalid Unicode: a lone surrogate.)",
+        ) from None
+    if len(question) > max_chars:
+        raise ChatError(
+            ErrorCode.TOO_LONG,
+            f"최대 {max_chars:,}자, 지금 {len(question):,}자. "
+            f"(At most {max_chars:,} characters; it has {len(question):,}.)",
+        )
+    if size > max_bytes:
+        raise ChatError(
+            ErrorCode.TOO_LONG,
+            f"질문은 UTF-8로 최대 {max_bytes:,}바이트, 지금 {size:,}바이트. "
+            f"(At most {max_bytes:,} bytes of UTF-8; it has {size:,}.)",
+        )
+    return question
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -32,10 +32,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from .auth import validate_user_id
 from .config import Settings
 from .errors import ChatError, ErrorCode
 from .events import Delta, End, Error, Event, Latency, Start, Usage
 from .history import HistoryStore, Turn
+from .protocol import validate_question
 from .retry import error_name, retry_within
 
 __all__ = ["ChatSession"]
@@ -44,7 +46,6 @@ log = logging.getLogger(__name__)
 
 #: Turns read for context in one Query; the token budget then decides what is kept.
 CONTEXT_TURNS = 50
-MAX_USER_ID_CHARS = 128
 #: How long a turn's save is retried (throttling, 5xx, lost connections; on top of
 #: botocore's own attempts) before the client is told ``not_saved``. Tests shrink it.
 SAVE_RETRY_SECONDS = 20.0
@@ -241,23 +242,15 @@ class ChatSession:
         return True
 
     def _validate(self, user_id: str, text: str, request_id: str) -> tuple[str, str]:
+        """``(user_id, question)`` by the rules of ``auth`` and ``protocol``; no user id is
+        ``unauthorized``."""
         if not isinstance(user_id, str) or not user_id.strip():
             raise ChatError(ErrorCode.UNAUTHORIZED)
-        if not isinstance(text, str) or not isinstance(request_id, str) or not request_id:
+        if not isinstance(request_id, str) or not request_id:
             raise ChatError(ErrorCode.BAD_REQUEST)
-        user_id = _nfc(user_id.strip())
-        if len(user_id) > MAX_USER_ID_CHARS:
-            raise ChatError(ErrorCode.BAD_REQUEST, "사용자 ID가 너무 깁니다. (User id too long.)")
-        question = _nfc(text).strip()
-        if not question:
-            raise ChatError(ErrorCode.BAD_REQUEST, "질문이 비어 있습니다. (The question is empty.)")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise ChatError(
-                ErrorCode.TOO_LONG,
-                f"최대 {limit:,}자까지 보낼 수 있습니다. (At most {limit:,} characters.)",
-            )
-        return user_id, question
+        limits = self.settings
+        question = validate_question(text, limits.max_question_chars, limits.max_question_bytes)
+        return validate_user_id(user_id), question
 
     def _context(self, recent: list[Turn], question: str) -> list[Any]:
         from .memory import build_context
@@ -350,11 +343,12 @@ def _replay(turn: Turn, *, saved: bool = True) -> Iterator[Event]:
 class _UnsavedTurns:
     """Turns whose save ran out of budget, by user and request id; the oldest drop out.
 
-    Example::
-
-        unsaved = _UnsavedTurns(keep=2)
-        unsaved.add(turn)
-        unsaved.pop(turn.user_id, turn.request_id)   # the turn; None the second time
+    >>> unsaved = _UnsavedTurns(keep=2)
+    >>> unsaved.add(Turn("minsu", "r1", "안녕?", "안녕하세요!"))
+    >>> unsaved.pop("minsu", "r1").answer
+    '안녕하세요!'
+    >>> unsaved.pop("minsu", "r1") is None      # handed out once
+    True
     """
 
     def __init__(self, keep: int) -> None:

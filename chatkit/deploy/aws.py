@@ -13,22 +13,20 @@ import os
 from functools import cached_property
 from typing import Any
 
-__all__ = ["DEFAULT_REGION", "Aws", "resolve_region"]
+from ..config import DEFAULT_REGION, region_from_env
 
-DEFAULT_REGION = "ap-northeast-2"
+__all__ = ["DEFAULT_REGION", "Aws", "resolve_region"]
 
 
 def resolve_region(explicit: str | None = None) -> str:
-    """``explicit``, else ``CHATKIT_REGION`` / ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
-    else the AWS config's region, else Seoul."""
-    if explicit:
-        return explicit
-    for name in ("CHATKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
-        if os.environ.get(name):
-            return os.environ[name]
-    import boto3
+    """``explicit``, else the region aws-mode settings read from the environment
+    (:func:`chatkit.config.region_from_env`: ``CHATKIT_REGION`` / ``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, the profile's, else Seoul).
 
-    return boto3.session.Session().region_name or DEFAULT_REGION
+    >>> resolve_region("eu-west-1")
+    'eu-west-1'
+    """
+    return explicit or region_from_env(mode="aws")
 
 
 def _service_endpoint_variable(service: str) -> str:

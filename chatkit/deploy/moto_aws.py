@@ -31,7 +31,7 @@ from typing import Any
 
 from ..local.bedrock_emulator import BedrockEmulator
 from ..local.dynamodb import LocalDynamoDB
-from .aws import Aws
+from .aws import DEFAULT_REGION, Aws
 
 __all__ = ["MotoAws"]
 
@@ -166,7 +166,7 @@ class MotoAws(LocalDynamoDB):
             self.bedrock.stop()
             self.bedrock = None
 
-    def aws(self, region: str = "ap-northeast-2") -> Aws:
+    def aws(self, region: str = DEFAULT_REGION) -> Aws:
         """Clients for this stand-in account in ``region``."""
         assert self.bedrock is not None, "start() first"
         return Aws(

@@ -20,6 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import DEFAULT_REGION
+
 __all__ = [
     "LAMBDA_ENV",
     "LAMBDA_PYTHON",
@@ -39,8 +41,8 @@ LAMBDA_PYTHON = (3, 12)
 #: Lambda sets it) to run a function's init.
 LAMBDA_ENV = {
     "CHATKIT_MODE": "aws",
-    "AWS_REGION": "ap-northeast-2",
-    "AWS_DEFAULT_REGION": "ap-northeast-2",
+    "AWS_REGION": DEFAULT_REGION,
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
     "AWS_ACCESS_KEY_ID": "init",
     "AWS_SECRET_ACCESS_KEY": "init",
     "AWS_CONFIG_FILE": os.devnull,

@@ -19,6 +19,8 @@ from typing import Any
 
 import boto3
 
+from ..config import DEFAULT_REGION
+
 __all__ = ["LocalUserPool", "create_user_pool"]
 
 #: As in infra/template.yaml: 15 minutes of access (the web client refreshes), a workshop
@@ -82,7 +84,7 @@ class LocalUserPool:
 
 
 def create_user_pool(
-    endpoint: str, region: str = "ap-northeast-2", name: str = "chatkit-users"
+    endpoint: str, region: str = DEFAULT_REGION, name: str = "chatkit-users"
 ) -> LocalUserPool:
     """A new pool with one app client on the moto server at ``endpoint``."""
     client = _client(endpoint, region)

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from chatkit.auth import DemoTokens, validate_user_id
+from chatkit.auth import MAX_USER_ID_CHARS, DemoTokens, validate_user_id
+from chatkit.config import Settings
 from chatkit.errors import ChatError
+from chatkit.session import ChatSession
 
 
 class Clock:
@@ -116,3 +121,25 @@ def test_sane_integer_times_are_accepted_and_tokens_name_their_sign_in():
     token, issued = tokens.issue("alice")
     _, second = tokens.issue("alice")
     assert tokens.verify(token).token_id == issued.token_id != second.token_id != ""
+
+
+@pytest.mark.parametrize("user_id", ["a" * (MAX_USER_ID_CHARS + 1), "#admin", "tab\there"])
+async def test_the_session_refuses_the_user_ids_sign_in_refuses(user_id):
+    with pytest.raises(ChatError) as sign_in:
+        validate_user_id(user_id)
+    session = ChatSession(Settings(), model=object(), history=object())  # refused before use
+    events = [e async for e in session.astream(user_id, "안녕", "r1")]
+    assert [(e.type, e.code, e.message) for e in events] == [
+        ("error", "bad_request", sign_in.value.message)
+    ]
+
+
+def test_the_longest_user_id_is_accepted_and_its_maximum_has_one_home():
+    assert validate_user_id("가" * MAX_USER_ID_CHARS) == "가" * MAX_USER_ID_CHARS
+    root = Path(__file__).resolve().parents[2]
+    defined = [
+        str(path.relative_to(root))
+        for path in sorted(root.glob("chatkit/**/*.py"))
+        if re.search(r"^MAX_USER_ID_CHARS\s*=", path.read_text(encoding="utf-8"), re.M)
+    ]
+    assert defined == ["chatkit/auth.py"]

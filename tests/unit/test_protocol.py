@@ -5,6 +5,8 @@ import unicodedata
 
 import pytest
 
+from chatkit.config import Settings
+from chatkit.errors import ChatError, ErrorCode
 from chatkit.protocol import (
     MAX_FRAME_BYTES,
     ChatMessage,
@@ -15,7 +17,11 @@ from chatkit.protocol import (
     SignOutMessage,
     StopMessage,
     parse_client_message,
+    validate_question,
 )
+from chatkit.session import ChatSession
+
+CODES = {code.value for code in ErrorCode}
 
 
 def test_parses_the_three_message_types():
@@ -135,3 +141,48 @@ def test_a_lone_surrogate_in_text_is_a_bad_request_with_its_request_id():
 
 def test_sign_out_needs_no_request_id():
     assert parse_client_message('{"type": "sign_out"}') == SignOutMessage()
+
+
+# ---- one question rule: the wire, the session and (tests/widgets) the panel ----------
+
+NFD_AT_LIMIT = unicodedata.normalize("NFD", "가" * 8000)
+QUESTIONS = [
+    ("  서울 여행?\n", "서울 여행?"),  # stripped
+    (NFD_AT_LIMIT, "가" * 8000),  # NFC before the length check
+    ("", "bad_request"),
+    (" \n\t ", "bad_request"),
+    ("안녕 \udc00", "bad_request"),  # a lone surrogate
+    ("가" * 8001, "too_long"),
+    ("😀" * 6001, "too_long"),  # 6,001 characters, 24,004 bytes
+]
+
+
+def _outcome(call):
+    try:
+        return call()
+    except ChatError as err:
+        return err.code.value
+
+
+@pytest.mark.parametrize(("text", "expected"), QUESTIONS)
+async def test_the_wire_and_the_session_apply_one_question_rule(text, expected):
+    raw = json.dumps({"type": "chat", "request_id": "r1", "text": text})
+    session = ChatSession(Settings(), model=object(), history=object())  # refused before use
+    events = [e async for e in session.astream("민수", text, "r1")] if expected in CODES else []
+    assert _outcome(lambda: parse_client_message(raw).text) == expected
+    assert _outcome(lambda: validate_question(text)) == expected
+    if events:  # refused: one error with the same code and text, nothing asked or stored
+        assert [(e.type, e.code) for e in events] == [("error", expected)]
+        with pytest.raises(ChatError) as info:
+            validate_question(text)
+        assert events[0].message == info.value.message
+
+
+def test_the_question_limits_are_the_settings():
+    small = Settings(max_question_chars=5, max_question_bytes=9)
+    assert validate_question("가나다", small.max_question_chars, small.max_question_bytes)
+    with pytest.raises(ChatError, match="최대 9바이트, 지금 12바이트"):
+        validate_question("가나다라", small.max_question_chars, small.max_question_bytes)
+    raw = json.dumps({"type": "chat", "request_id": "r", "text": "가" * 6})
+    with pytest.raises(ProtocolError, match="최대 5자, 지금 6자"):
+        parse_client_message(raw, max_text_chars=5)

@@ -203,6 +203,18 @@ async def test_a_too_long_question_is_refused_and_stays_in_the_box(settings, rec
     assert (await panel.send(decomposed))["status"] == "completed"
 
 
+@pytest.mark.parametrize("text", ["😀" * 7, " \n ", "안녕 \udc00"])
+async def test_the_panel_refuses_what_the_session_refuses_in_its_words(settings, text):
+    """One rule (chatkit.protocol.validate_question), the byte limit included: 7 emoji are
+    7 characters but 28 bytes."""
+    session = ChatSession(settings.with_(max_question_chars=20, max_question_bytes=24))
+    [refused] = [e async for e in session.astream("u", text)]
+    panel = ChatPanel(session, "u")
+    panel.composer._handle_custom_msg({"type": "send", "text": text}, [])
+    assert refused.type == "error" and refused.message in panel.notice.value
+    assert panel.messages == [] and not panel.busy
+
+
 async def test_model_errors_end_the_answer_with_a_clear_footer(settings):
     panel = ChatPanel(ChatSession(settings.with_(max_attempts=1)), "u")
     result = await panel.send("!throttle 안녕")

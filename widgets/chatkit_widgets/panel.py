@@ -35,15 +35,16 @@ import asyncio
 import html
 import logging
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
+from chatkit.errors import ChatError
 from chatkit.events import Delta, End, Error
 from chatkit.history import Turn
+from chatkit.protocol import validate_question
 from chatkit.session import ChatSession
 
 from .bubble import MessageView
@@ -332,17 +333,13 @@ class ChatPanel(widgets.VBox):
         return removed
 
     def _check_question(self, text: str) -> None:
-        """Refuse what the session would refuse, before the question box is cleared."""
-        question = unicodedata.normalize("NFC", text).strip()
-        if not question:
-            raise ValueError("질문이 비어 있습니다. (The question is empty.)")
-        limit = self.session.settings.max_question_chars
-        if len(question) > limit:
-            raise ValueError(
-                f"질문이 너무 깁니다: 최대 {limit:,}자, 지금 {len(question):,}자. "
-                f"(The question is too long: at most {limit:,} characters, "
-                f"it has {len(question):,}.)"
-            )
+        """Refuse what the session would refuse (the same rule), before the question box
+        is cleared; a ValueError with the session's message."""
+        limits = self.session.settings
+        try:
+            validate_question(text, limits.max_question_chars, limits.max_question_bytes)
+        except ChatError as err:
+            raise ValueError(err.message) from None
 
     def _done(self) -> None:
         if self._task is asyncio.current_task():
