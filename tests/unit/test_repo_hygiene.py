@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -60,3 +62,37 @@ def test_each_notebook_opens_with_its_minutes_and_ends_with_a_recap(path):
     assert any(t.startswith("## 정리 (Recap)") for t in text), "a short recap"
     words = ("seed", "원래 글", "얇은 얼굴", "역사로만")  # project-internal words
     assert not [w for w in words for t in text if w in t]
+
+
+def _minutes_model():
+    spec = importlib.util.spec_from_file_location(
+        "notebook_minutes", ROOT / "scripts" / "notebook_minutes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebook_minutes_agree_with_the_workshop_guide():
+    """Each notebook states the minutes of docs/workshop.md's table, the guide's total is
+    their sum, and the reading/writing/running model (scripts/notebook_minutes.py, with its
+    stored execution times) stays within 8 minutes of each: a notebook that grows or
+    shrinks must have its minutes stated again."""
+    guide = (ROOT / "docs" / "workshop.md").read_text(encoding="utf-8")
+    in_guide = {
+        name: int(m) for name, m in re.findall(r"^\| (0\d_\w+) \|.*\| (\d+)분 \|$", guide, re.M)
+    }
+    stated = {}
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
+        stated[path.stem] = int(re.search(r"\*\*시간\*\*: 약 (\d+)분", first).group(1))
+    assert stated == in_guide
+    assert re.findall(r"합계 \(total\)\*\*: (\d+)분", guide) == [str(sum(stated.values()))]
+    module = _minutes_model()
+    model = module.model(module.load(module.TIMINGS))
+    far = {
+        name: round(row["minutes"])
+        for name, row in model.items()
+        if abs(row["minutes"] - stated[name]) > 8
+    }
+    assert not far, f"model minutes {far} vs stated {stated}: run scripts/notebook_minutes.py"
