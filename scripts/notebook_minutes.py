@@ -5,14 +5,15 @@ For each notebook ``notebooks/0*.ipynb`` it counts what a learner
 - **reads**: markdown as Korean syllables plus the ASCII words (names, code) around them
   (the English translation — italic lines, Hangul-free parentheses — is counted apart: a
   Korean-first learner skips it); code lines, except the ``# 확인 (check)`` assert cells,
-  which are run and glanced at;
+  which are run and glanced at, and lines already read in an earlier notebook;
 - **writes**: the lines the solution (``notebooks/solutions/``) adds to each exercise cell;
 - **waits for**: the kernel's execution time per cell, from an executed copy (nbclient
   records it in each cell's ``metadata.execution``), plus a glance at each output;
 
-and converts them with the rates in ``RATES`` (sources there). Execution seconds are kept in
-``scripts/notebook_minutes.json``; ``--run`` executes the notebooks (offline, the solutions
-for 01–06) and rewrites it::
+and converts them with the rates in ``RATES`` (sources there). Reading a section whose
+heading is marked ``선택 (optional)`` is counted apart: such a section can just be run.
+Execution seconds are kept in ``scripts/notebook_minutes.json``; ``--run`` executes the
+notebooks (offline, the solutions for 01–06) and rewrites it::
 
     .venv/bin/python scripts/notebook_minutes.py          # the table, from the stored timings
     .venv/bin/python scripts/notebook_minutes.py --run    # execute first (a few minutes)
