@@ -1,7 +1,14 @@
 """Local DynamoDB: moto's server on a loopback port, spoken to with the real boto3 client.
 
->>> with LocalDynamoDB() as db:          # doctest: +SKIP
-...     create_history_table(client, "chatkit-history")
+>>> import boto3
+>>> with LocalDynamoDB() as db:
+...     client = boto3.client(
+...         "dynamodb", endpoint_url=db.url, region_name="ap-northeast-2",
+...         aws_access_key_id="testing", aws_secret_access_key="testing",
+...     )
+...     created = create_history_table(client, "chatkit-history")  # False if it was there
+...     client.describe_table(TableName="chatkit-history")["Table"]["TableStatus"]
+'ACTIVE'
 """
 
 from __future__ import annotations
