@@ -6,9 +6,11 @@
 PYTHON ?= $(shell for p in python3.12 $$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 \
   2>/dev/null | sort -V | tail -1) python3; do "$$p" -c "" >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-VENV   := .venv
+# .venv here; CI passes a cached env shared by its clones (see .ci/run), so the stamp
+# names this checkout: another clone installs itself into it (editable) again.
+VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(PYVER)
+STAMP  := $(VENV)/.installed-$(PYVER)-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
 PORT   ?= 8888
 
 .PHONY: setup lab test test-fast lint format strip browsers clean
