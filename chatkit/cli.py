@@ -5,6 +5,7 @@ chatkit doctor                         preflight: mode, credentials, model, tabl
 chatkit emulators                      run the offline stack, print `export` lines
 chatkit serve                          local API Gateway + web client on http://127.0.0.1:8765/
 chatkit serve --auth cognito           … signing in with a local Cognito user pool
+chatkit serve --workers 2              … handlers in 2 worker processes (default: the cores)
 chatkit revoke USER_ID                 sign a user out everywhere (open connections closed)
 chatkit package                        build the Lambda zip (python3.12, x86_64) in build/lambda/
 chatkit deploy --stack chatkit         create or update the AWS stack (asks first; --yes)
@@ -91,14 +92,10 @@ def _cmd_emulators(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
     from .local.gateway import UnsafeBind, serve
 
-    if args.auth:
-        os.environ["CHATKIT_AUTH"] = args.auth
     try:
-        serve(host=args.host, port=args.port)
+        serve(host=args.host, port=args.port, auth=args.auth, workers=args.workers)
     except UnsafeBind as refusal:
         print(refusal, file=sys.stderr)
         return 2
@@ -132,6 +129,16 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
         if sign_out_everywhere(settings, user_id):
             print("Cognito: 새로 고침 토큰도 취소했습니다. (Refresh tokens revoked too.)")
     return 0
+
+
+def _workers(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        count = -1
+    if not 0 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"0–64 작업 프로세스 (0 to 64 worker processes): {raw!r}")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth",
         choices=("demo", "cognito"),
         help="sign-in: demo tokens (default) or a Cognito user pool (local one offline)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="processes that run the handlers (default: the cores; 0 or 1 = this process)",
     )
     serve.set_defaults(run=_cmd_serve)
 

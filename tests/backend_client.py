@@ -4,15 +4,23 @@ handlers on fresh tables; :class:`Served` logs in, connects and reads ``/history
 sends a ``chat`` and collects its frames as a :class:`Reply`.
 
 Use it from a ``conftest.py``: ``from backend_client import serve  # noqa: F401``.
+:func:`chatkit_serve` runs ``chatkit serve`` itself in a child process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
+import re
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +30,7 @@ import websockets
 from chatkit.local.gateway import Gateway
 
 TIMED_OUT = "Endpoint request timed out"
+ROOT = Path(__file__).parents[1]
 
 
 @dataclass
@@ -148,3 +157,53 @@ async def serve(stack, settings, monkeypatch):
         yield start
     for gateway in gateways:
         await asyncio.to_thread(gateway.stop)
+
+
+@dataclass
+class ServeProcess:
+    """``chatkit serve`` in a child process and the lines it printed (read in a thread)."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+
+    def wait_for_line(self, pattern: str, timeout: float = 120.0) -> re.Match[str]:
+        """Read printed lines until one matches ``pattern`` (each within ``timeout`` s)."""
+        seen: list[str] = []
+        while True:
+            try:
+                seen.append(self.lines.get(timeout=timeout))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r} in {seen}") from None
+            if found := re.search(pattern, seen[-1]):
+                return found
+
+    def stderr(self) -> str:
+        return self.process.stderr.read() if self.process.stderr else ""
+
+
+@contextlib.contextmanager
+def chatkit_serve(env: Mapping[str, str], *args: str) -> Iterator[ServeProcess]:
+    """``python -m chatkit serve --port 0 ARGS`` with ``env``; killed afterwards if it
+    still runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatkit", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env),
+        cwd=ROOT,
+    )
+    served = ServeProcess(process)
+    assert process.stdout is not None
+    threading.Thread(
+        target=lambda: [served.lines.put(x) for x in process.stdout], daemon=True
+    ).start()
+    try:
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -14,6 +14,10 @@ at init — outside any invocation, so a SnapStart snapshot holds it:
 An init that fails (say, the secret not readable yet while the version is published) is
 logged and left to the first invocation, which builds the backend as before.
 
+The local gateway runs these same functions with a backend of its own, built from the
+settings it was given (:func:`run_with`): the container's backend is then not used, so
+two gateways in one process never share one, and nothing is read from the environment.
+
     # template.yaml: Handler: chatkit.aws.handlers.ws_default
 """
 
@@ -22,6 +26,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from ..aws_clients import preload_management_client
@@ -48,6 +54,7 @@ CHAT_HANDLER = "ws_default"
 
 _backend: Backend | None = None
 _lock = threading.Lock()  # Lambda runs one event at a time; the local gateway, many
+_given: ContextVar[Backend | None] = ContextVar("chatkit_backend", default=None)
 
 
 def read_secret(arn: str, settings: Settings) -> str:
@@ -71,7 +78,11 @@ def _settings() -> Settings:
 
 
 def backend() -> Backend:
-    """The container's backend (built from the environment on first use)."""
+    """This invocation's backend: the one given to :func:`run_with`, else the container's
+    (built from the environment on first use)."""
+    given = _given.get()
+    if given is not None:
+        return given
     global _backend
     with _lock:
         if _backend is None:
@@ -87,14 +98,37 @@ def cold_start() -> None:
         _backend = None
 
 
+def run_with(
+    given: Backend, function: Callable[[dict[str, Any], Any], Any], event: Any, context: Any
+) -> Any:
+    """``function(event, context)`` with ``given`` as its backend (this call only, this
+    thread only): how the local gateway runs these functions on its own settings.
+
+    Example::
+
+        run_with(Backend(settings), ws_default, event, context)
+    """
+    token = _given.set(given)
+    try:
+        return function(event, context)
+    finally:
+        _given.reset(token)
+
+
+def warm_chat_path(built: Backend) -> None:
+    """Import and build what the first chat needs: the session, langchain-aws's model,
+    the state table's client, the ``@connections`` client's model (no connection opened)."""
+    built.session.model  # noqa: B018 - imports langchain-aws, builds the model client
+    built.state  # noqa: B018 - the state table's client
+    preload_management_client(built.settings)  # @connections: its endpoint comes later
+
+
 def init(handler: str) -> Backend:
     """What Lambda's init phase does for ``handler`` (``module.function``): build the
     backend and, for the chat function, the whole chat path."""
     built = backend()
     if handler.rpartition(".")[2] == CHAT_HANDLER:
-        built.session.model  # noqa: B018 - imports langchain-aws, builds the model client
-        built.state  # noqa: B018 - the state table's client
-        preload_management_client(built.settings)  # @connections: its endpoint comes later
+        warm_chat_path(built)
     return built
 
 

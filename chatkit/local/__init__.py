@@ -18,14 +18,14 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
 
-__all__ = ["OfflineStack", "ensure_offline_stack", "offline_stack"]
+__all__ = ["OfflineStack", "ensure_offline_stack", "exported", "offline_stack"]
 
 #: Default demo-model speed: about a real Claude model's (DESIGN.md), override with
 #: ``CHATKIT_DEMO_RATE`` or the ``!rate`` directive.
@@ -87,26 +87,48 @@ def start_offline_stack(
 
 
 @contextmanager
+def exported(changes: Mapping[str, str | None]) -> Iterator[None]:
+    """Set ``changes`` in ``os.environ`` (``None`` removes a variable) for the ``with``
+    block, then restore what was there: the one place chatkit writes its own process's
+    environment, for what inherits or reads it — child processes, notebook kernels,
+    functions written to read their variables.
+
+    Example::
+
+        with exported({"CHATKIT_MODE": "offline", "AWS_PROFILE": None}):
+            subprocess.run([...])  # the child sees CHATKIT_MODE, no AWS_PROFILE
+    """
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        _apply(changes)
+        yield
+    finally:
+        _apply(saved)
+
+
+def _apply(changes: Mapping[str, str | None]) -> None:
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@contextmanager
 def offline_stack(
     settings: Settings | None = None, *, rate: float | None = None, set_env: bool = True
 ) -> Iterator[OfflineStack]:
-    """Run the offline stack for the ``with`` block; sets (then restores) its env vars.
+    """Run the offline stack for the ``with`` block; ``set_env`` exports its variables
+    meanwhile (:func:`exported`) for code that reads settings from the environment. Pass
+    ``set_env=False`` and use ``stack.settings`` to leave the environment alone.
 
     ``rate`` is the demo model's default tokens/second (``0`` = no delay).
     """
     stack = start_offline_stack(settings, rate=rate)
-    saved = {name: os.environ.get(name) for name in stack.env}
-    if set_env:
-        os.environ.update(stack.env)
     try:
-        yield stack
+        with exported(stack.env if set_env else {}):
+            yield stack
     finally:
-        if set_env:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         stack.stop()
 
 

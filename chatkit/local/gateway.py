@@ -72,6 +72,7 @@ from aiohttp import WSMsgType, web
 
 from chatkit.auth import Authenticator, Identity
 from chatkit.aws.apigw import bearer_token
+from chatkit.config import Settings
 from chatkit.errors import ChatError
 from chatkit.local._apigw_events import (
     Client,
@@ -98,6 +99,7 @@ from chatkit.local._http import (
 )
 from chatkit.local._invoker import (
     AUTHORIZER,
+    CONNECTIONS_VARIABLE,
     DEFAULT_ROUTES,
     Handler,
     InProcessInvoker,
@@ -213,10 +215,12 @@ class Gateway:
 
     ``handlers`` maps route keys (``"$connect"``, ``"$disconnect"``, ``"$default"``,
     ``"GET /history"``, ``"POST /login"``) to Lambda functions run in-process; ``None``
-    uses :mod:`chatkit.aws.handlers`, imported on the first request. Pass ``invoker``
-    instead to run them elsewhere (e.g. the packaged zip in another Python). While running,
-    ``CHATKIT_CONNECTIONS_ENDPOINT`` (:attr:`management_url`) tells the functions where the
-    management API is. ``header_timeout``: see :data:`HEADER_TIMEOUT`.
+    uses :mod:`chatkit.aws.handlers`, imported on the first request, on a backend of this
+    gateway's own built from ``settings`` (default: the environment, read at ``start``)
+    with :attr:`management_url` as its ``connections_endpoint``. Functions of your own
+    find the management API in ``CHATKIT_CONNECTIONS_ENDPOINT`` while the gateway runs.
+    Pass ``invoker`` instead to run them elsewhere (the packaged zip in another Python,
+    a pool of worker processes). ``header_timeout``: see :data:`HEADER_TIMEOUT`.
 
     Example::
 
@@ -229,6 +233,7 @@ class Gateway:
         handlers: Mapping[str, Handler] | None = None,
         *,
         invoker: Invoker | None = None,
+        settings: Settings | None = None,
         host: str = "127.0.0.1",
         port: int = 8765,
         stage: str = "local",
@@ -245,7 +250,7 @@ class Gateway:
         if not _STAGE.fullmatch(stage):
             raise ValueError(f"invalid stage name {stage!r}")
         self.invoker: Invoker = invoker or InProcessInvoker(
-            aws_handlers() if handlers is None else handlers
+            aws_handlers() if handlers is None else handlers, settings=settings
         )
         self.stage = stage
         self.integration_timeout = integration_timeout
@@ -274,7 +279,7 @@ class Gateway:
     def start(self) -> Gateway:
         """Bind the port, start serving and return ``self``."""
         self._server.start()
-        self.invoker.start({"CHATKIT_CONNECTIONS_ENDPOINT": self.management_url})
+        self.invoker.start({CONNECTIONS_VARIABLE: self.management_url})
         return self
 
     def stop(self) -> None:
@@ -731,37 +736,35 @@ def check_bind(host: str, settings: Any) -> None:
     )
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    auth: str | None = None,
+    workers: int | None = None,
+) -> None:
     """Run the local stack in the foreground until SIGINT or SIGTERM (``chatkit serve``).
 
     A non-loopback ``host`` needs a secret of one's own (:func:`check_bind`); its clients'
     ``Host`` names must then be listed in ``CHATKIT_ALLOWED_HOSTS`` unless they use the
-    bound address itself. In offline mode without configured endpoints the offline stack
-    (Bedrock emulator, DynamoDB) starts first and its variables go into ``os.environ`` for
-    the handlers. With ``CHATKIT_AUTH=cognito`` and no pool configured, a local user pool
-    with one demo user is created on the offline stack (its name and password are printed).
+    bound address itself. Settings come from the environment (``auth`` overrides
+    ``CHATKIT_AUTH``); in offline mode without configured endpoints the offline stack
+    (Bedrock emulator, DynamoDB) starts first and the handlers' settings point at it. With
+    Cognito sign-in and no pool configured, a local user pool with one demo user is created
+    on the offline stack (its name and password are printed). ``workers``: processes the
+    handlers run in (default: the cores; 0 or 1: this process).
 
     Example::
 
         serve(port=0)  # prints "chatkit serving on http://127.0.0.1:54321/"
     """
-    from chatkit.config import Settings
-
     from .signals import wait_until_signalled
     from .urls import allow_proxy_host, attendee_url, describe
 
-    check_bind(host, Settings.from_env())
-    stack = None
-    if os.environ.get("CHATKIT_AUTH") == "cognito" and not os.environ.get(
-        "CHATKIT_COGNITO_USER_POOL_ID"
-    ):
-        stack = _offline_cognito()
-    settings = Settings.from_env()
-    if stack is None and settings.needs_local_endpoints:
-        from chatkit.local import start_offline_stack
-
-        stack = start_offline_stack(settings)
-        os.environ.update(stack.env)
+    env = {**os.environ, **({"CHATKIT_AUTH": auth} if auth else {})}
+    check_bind(host, Settings.from_env(env))
+    stack, exports = _offline_backend(env)
+    settings = Settings.from_env({**env, **exports})
     static_config: dict[str, Any] = {"mode": settings.mode, "auth": settings.auth}
     cognito = None
     if settings.auth == "cognito":
@@ -769,8 +772,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 
         cognito = CognitoTokens.from_settings(settings)
         static_config["cognito"] = cognito_web_config(settings)
+    invoker = _handler_invoker(settings, workers)
     try:
-        with Gateway(host=host, port=port, static_config=static_config, cognito=cognito) as gateway:
+        with Gateway(
+            invoker=invoker, host=host, port=port, static_config=static_config, cognito=cognito
+        ) as gateway:
 
             def announce() -> None:
                 print(f"chatkit serving on {gateway.url}/", flush=True)
@@ -778,8 +784,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
                 allow_proxy_host(where)
                 print(describe(where), flush=True)
                 print(f"@connections (loopback): {gateway.management_url}", flush=True)
+                print(_describe_workers(invoker), flush=True)
                 if stack is not None:
-                    print(_admin_exports(stack.env), flush=True)
+                    print(_admin_exports(env, exports), flush=True)
 
             wait_until_signalled(announce)
     finally:
@@ -787,16 +794,45 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
             stack.stop()
 
 
-def _admin_exports(stack_env: Mapping[str, str]) -> str:
+def _handler_invoker(settings: Settings, workers: int | None) -> Invoker:
+    """The deployed handlers in ``workers`` processes (default: the cores), or in this
+    process for 0 or 1."""
+    count = (os.cpu_count() or 1) if workers is None else workers
+    if count <= 1:
+        return InProcessInvoker(aws_handlers(), settings=settings)
+    from ._pool import ProcessPoolInvoker
+
+    return ProcessPoolInvoker(settings, workers=count)
+
+
+def _describe_workers(invoker: Invoker) -> str:
+    pids = getattr(invoker, "pids", None)
+    if not pids:
+        return "handlers: 이 프로세스 (in this process)"
+    listed = " ".join(str(pid) for pid in pids)
+    return f"handlers: 작업 프로세스 {len(pids)}개 ({len(pids)} worker processes: {listed})"
+
+
+def _offline_backend(env: Mapping[str, str]) -> tuple[Any, dict[str, str]]:
+    """The offline stack ``serve`` must start for ``env`` (None when its endpoints are
+    configured) and the variables that point at it."""
+    from chatkit.local import start_offline_stack
+
+    if env.get("CHATKIT_AUTH") == "cognito" and not env.get("CHATKIT_COGNITO_USER_POOL_ID"):
+        return _offline_cognito(env)
+    settings = Settings.from_env(env)
+    if not settings.needs_local_endpoints:
+        return None, {}
+    stack = start_offline_stack(settings)
+    return stack, dict(stack.env)
+
+
+def _admin_exports(env: Mapping[str, str], exports: Mapping[str, str]) -> str:
     """Shell lines that point admin commands (``chatkit revoke``) at this local stack."""
-    names = [
-        *stack_env,
-        *(n for n in os.environ if n == "CHATKIT_AUTH" or n.startswith("CHATKIT_COG")),
-    ]
-    exports = " ".join(f"{n}={shlex.quote(os.environ[n])}" for n in names)
+    chosen = {n: v for n, v in env.items() if n == "CHATKIT_AUTH" or n.startswith("CHATKIT_COG")}
+    line = " ".join(f"{n}={shlex.quote(v)}" for n, v in {**chosen, **exports}.items())
     return (
-        "# 관리 명령용 환경 (for admin commands such as `chatkit revoke USER_ID`):\n"
-        f"export {exports}"
+        f"# 관리 명령용 환경 (for admin commands such as `chatkit revoke USER_ID`):\nexport {line}"
     )
 
 
@@ -812,23 +848,20 @@ def cognito_web_config(settings: Any) -> dict[str, str]:
     return config
 
 
-def _offline_cognito() -> Any:
+def _offline_cognito(env: Mapping[str, str]) -> tuple[Any, dict[str, str]]:
     """Start the offline stack with a new local user pool and one demo user (Cognito mode
-    offline); their variables go into ``os.environ``."""
+    offline); returns the stack and the variables of both."""
     import secrets
 
-    from chatkit.config import Settings
     from chatkit.local import start_offline_stack
     from chatkit.local.cognito import create_user_pool
 
-    stack = start_offline_stack(Settings.from_env({**os.environ, "CHATKIT_AUTH": "demo"}))
-    os.environ.update(stack.env)
+    stack = start_offline_stack(Settings.from_env({**env, "CHATKIT_AUTH": "demo"}))
     pool = create_user_pool(stack.dynamodb_url, stack.settings.region)
-    os.environ.update(pool.env)
     password = f"Chatkit-{secrets.token_urlsafe(8)}"
     pool.add_user("demo", password)
     print(
         f"Cognito (local): 사용자 demo / 비밀번호 {password}  (user demo, password {password})",
         flush=True,
     )
-    return stack
+    return stack, {**stack.env, **pool.env}

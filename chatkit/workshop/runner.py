@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..local import ensure_offline_stack
+from ..local import ensure_offline_stack, exported
 from .kernel import ATTACH_TAG, attach_cell_source
 from .naming import DEFAULT_STACK_PREFIX, attendee_stacks, attendee_tables
 from .notebooks import Notebook
@@ -286,7 +286,7 @@ def run_attendee(job: Job) -> AttendeeResult:
     directory = Path(job.directory)
     directory.mkdir(parents=True, exist_ok=True)
     results = []
-    with _environment(job.env), _stderr_to(directory / KERNEL_LOG):
+    with exported(job.env), _stderr_to(directory / KERNEL_LOG):
         for path in job.notebooks:
             result = run_notebook(Path(path), job)
             results.append(result)
@@ -406,22 +406,3 @@ def _stderr_to(path: Path) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-
-
-@contextlib.contextmanager
-def _environment(changes: dict[str, str | None]) -> Iterator[None]:
-    """Apply ``changes`` to this process's environment (kernels inherit it), then undo."""
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import aiohttp
 import boto3
 import pytest
 import websockets
+from backend_client import chatkit_serve
 from botocore.config import Config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -611,34 +611,15 @@ async def test_config_js_points_the_web_client_at_this_gateway(start_gateway):
 
 
 def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chatkit", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=offline_env(),
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        line = proc.stdout.readline() if ready else ""
-        started = re.fullmatch(r"chatkit serving on (http://127\.0\.0\.1:(\d+))/\n", line)
-        assert started, f"{line!r} {proc.poll()=}"
+    with chatkit_serve(offline_env(), "--workers", "1") as serve:
+        started = serve.wait_for_line(r"^chatkit serving on (http://127\.0\.0\.1:(\d+))/\n")
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(started[1] + "/config.js", timeout=10) as response:
             config = response.read().decode()
         assert '"wsUrl": "ws"' in config
         assert '"mode": "offline"' in config
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0, proc.stderr.read() if proc.stderr else ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=20) == 0, serve.stderr()
 
 
 _SIGNAL_FROM_ANOTHER_THREAD = """
