@@ -3,29 +3,27 @@ client upload (with the endpoints in ``config.js``) and emptying buckets for del
 
     >>> bucket = ensure_artifacts_bucket(aws)                       # doctest: +SKIP
     >>> key = upload_once(aws, bucket, "chatkit/lambda-ab12.zip", zip_path)  # doctest: +SKIP
-    >>> upload_web_client(aws, web_bucket, {"wsUrl": "wss://…"})  # doctest: +SKIP
+    >>> upload_web_client(aws, web_bucket, WebConfig("wss://…", "https://…"))  # doctest: +SKIP
     >>> empty_bucket(aws, web_bucket)                               # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..webconfig import WebConfig
 from .aws import Aws
 from .errors import DeployError
 
 __all__ = [
     "WEB_ROOT",
     "artifacts_bucket_name",
-    "config_js",
     "delete_artifacts",
     "empty_bucket",
     "ensure_artifacts_bucket",
-    "read_config_js",
     "upload_once",
     "upload_web_client",
 ]
@@ -107,35 +105,22 @@ def upload_once(
     return True
 
 
-def config_js(config: Mapping[str, Any]) -> str:
-    """The web client's ``config.js`` (it reads ``window.CHATKIT_CONFIG``)."""
-    return f"window.CHATKIT_CONFIG = {json.dumps(dict(config), ensure_ascii=False)};\n"
-
-
-def read_config_js(script: str) -> dict[str, Any]:
-    """The settings in a ``config.js`` (what :func:`config_js` wrote, or a gateway served).
-
-    >>> read_config_js(config_js({"auth": "cognito"}))
-    {'auth': 'cognito'}
-    """
-    return json.loads(script.partition("=")[2].strip().removesuffix(";"))
-
-
-def _web_files(config: Mapping[str, Any]) -> dict[str, bytes]:
+def _web_files(config: WebConfig) -> dict[str, bytes]:
     files = {
         path.relative_to(WEB_ROOT).as_posix(): path.read_bytes()
         for path in sorted(WEB_ROOT.rglob("*"))
         if path.is_file() and not path.name.startswith(".")
     }
-    files["config.js"] = config_js(config).encode()
+    files["config.js"] = config.to_js().encode()
     return files
 
 
 def upload_web_client(
-    aws: Aws, bucket: str, config: Mapping[str, Any], log: Callable[[str], None] = print
+    aws: Aws, bucket: str, config: WebConfig, log: Callable[[str], None] = print
 ) -> list[str]:
-    """Put the web client (``chatkit/web``) and its ``config.js`` in ``bucket``; files
-    whose content is already there are skipped. Returns the keys it uploaded."""
+    """Put the web client (``chatkit/web``) and its ``config.js`` (``config``, with the
+    error texts) in ``bucket``; files whose content is already there are skipped. Returns
+    the keys it uploaded."""
     from botocore.exceptions import ClientError
 
     s3, uploaded = aws.client("s3"), []

@@ -48,11 +48,11 @@ class Endpoints:
     def served(cls, url: str) -> Endpoints:
         """The local gateway at ``url``, its sign-in read from the ``config.js`` it serves
         to the web client (``window.CHATKIT_CONFIG = {…, "auth": "cognito"};``)."""
-        from .buckets import read_config_js
+        from ..webconfig import WebConfig
 
         with urllib.request.urlopen(url.rstrip("/") + "/config.js", timeout=30) as response:
-            config = read_config_js(response.read().decode())
-        return cls.local(url, config.get("auth", "demo"))
+            config = WebConfig.from_js(response.read().decode())
+        return cls.local(url, config.auth)
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str]) -> Endpoints:

@@ -35,6 +35,7 @@ from typing import Any, get_args
 
 from ..config import DEFAULT_MODEL_ID, AuthMode
 from ..llm import base_model_id
+from ..webconfig import WebConfig
 from .aws import Aws
 from .buckets import (
     delete_artifacts,
@@ -419,34 +420,34 @@ def web_bucket(aws: Aws, stack: str) -> str | None:
 
 def web_client_config(
     outputs: dict[str, str], auth: str, region: str, log: Log = print
-) -> dict[str, Any]:
-    """The deployed web client's ``window.CHATKIT_CONFIG``, from the stack's outputs; a
-    missing output is left out with a warning.
+) -> WebConfig:
+    """The deployed web client's ``config.js`` (a :class:`~chatkit.webconfig.WebConfig`),
+    from the stack's outputs; a missing output is left out with a warning.
 
     >>> web_client_config(
     ...     {"WebSocketUrl": "wss://w/prod", "HttpApiUrl": "https://h",
     ...      "UserPoolId": "ap-northeast-2_Ab1", "UserPoolClientId": "c1"},
-    ...     "cognito", "ap-northeast-2")["cognito"]
+    ...     "cognito", "ap-northeast-2").cognito
     {'region': 'ap-northeast-2', 'userPoolId': 'ap-northeast-2_Ab1', 'clientId': 'c1'}
     """
-    config: dict[str, Any] = {"mode": "aws", "auth": auth}
-    endpoints = {"wsUrl": "WebSocketUrl", "httpUrl": "HttpApiUrl"}
-    cognito = {"userPoolId": "UserPoolId", "clientId": "UserPoolClientId"}
-    wanted = [*endpoints.values(), *(cognito.values() if auth == "cognito" else ())]
+    pool = {"userPoolId": "UserPoolId", "clientId": "UserPoolClientId"}
+    wanted = ["WebSocketUrl", "HttpApiUrl", *(pool.values() if auth == "cognito" else ())]
     missing = [name for name in wanted if name not in outputs]
     if missing:
         log(
             f"경고: 스택 출력에 {', '.join(missing)}이 없어 config.js에서 빠집니다. "
             f"(warning: no {', '.join(missing)} outputs, config.js lacks them)"
         )
-    if all(name in outputs for name in endpoints.values()):
-        config.update({key: outputs[name] for key, name in endpoints.items()})
-    if auth == "cognito" and all(name in outputs for name in cognito.values()):
-        config["cognito"] = {"region": region} | {k: outputs[n] for k, n in cognito.items()}
-    return config
+    where = {}
+    if "WebSocketUrl" in outputs and "HttpApiUrl" in outputs:
+        where = {"ws_url": outputs["WebSocketUrl"], "http_url": outputs["HttpApiUrl"]}
+    cognito = None
+    if auth == "cognito" and all(name in outputs for name in pool.values()):
+        cognito = {"region": region} | {key: outputs[name] for key, name in pool.items()}
+    return WebConfig(**where, mode="aws", auth=auth, cognito=cognito)
 
 
-def _publish_web_client(aws: Aws, stack_id: str, config: dict[str, Any], log: Log) -> None:
+def _publish_web_client(aws: Aws, stack_id: str, config: WebConfig, log: Log) -> None:
     bucket = web_bucket(aws, stack_id)
     if bucket is None:
         log("웹 버킷이 없습니다 (no web bucket in the stack): 웹 클라이언트를 건너뜁니다 (skipped)")

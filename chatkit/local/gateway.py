@@ -72,7 +72,7 @@ from aiohttp import WSMsgType, web
 
 from chatkit.auth import Authenticator, Identity
 from chatkit.aws.apigw import bearer_token
-from chatkit.config import Settings
+from chatkit.config import DEFAULT_REGION, Settings
 from chatkit.errors import ChatError
 from chatkit.local._apigw_events import (
     Client,
@@ -108,6 +108,7 @@ from chatkit.local._invoker import (
     aws_handlers,
 )
 from chatkit.protocol import ProtocolError, parse_json
+from chatkit.webconfig import WebConfig
 
 __all__ = [
     "DEFAULT_ROUTES",
@@ -126,7 +127,7 @@ log = logging.getLogger(__name__)
 
 #: Routes the template deploys in demo mode only.
 _DEMO_ONLY = frozenset({"POST /login"})
-_REGION = "ap-northeast-2"
+_REGION = DEFAULT_REGION
 
 FRAME_LIMIT = 32 * 1024
 """Largest client frame API Gateway accepts (bytes)."""
@@ -605,16 +606,11 @@ class Gateway:
     # -- web client ------------------------------------------------------------------
 
     async def _config_js(self, request: web.Request) -> web.Response:
-        # Endpoints relative to the page: the client resolves them against its own address,
-        # so it also works under a path prefix (jupyter-server-proxy's ``/proxy/8765/``).
-        config = {
-            "wsUrl": "ws",
-            "httpUrl": ".",
-            "mode": "offline",
-            **self._static_config,
-        }
+        # WebConfig's endpoints are relative to the page ("ws", "."): the client resolves
+        # them against its own address, so they also work under a path prefix
+        # (jupyter-server-proxy's ``/proxy/8765/``).
         return web.Response(
-            text=f"window.CHATKIT_CONFIG = {json.dumps(config, ensure_ascii=False)};\n",
+            text=WebConfig.from_dict(self._static_config).to_js(),
             content_type="application/javascript",
             headers={"Cache-Control": "no-store"},
         )
@@ -765,13 +761,12 @@ def serve(
     check_bind(host, Settings.from_env(env))
     stack, exports = _offline_backend(env)
     settings = Settings.from_env({**env, **exports})
-    static_config: dict[str, Any] = {"mode": settings.mode, "auth": settings.auth}
+    static_config = WebConfig.for_settings(settings).to_dict()
     cognito = None
     if settings.auth == "cognito":
         from chatkit.cognito import CognitoTokens
 
         cognito = CognitoTokens.from_settings(settings)
-        static_config["cognito"] = cognito_web_config(settings)
     invoker = _handler_invoker(settings, workers)
     try:
         with Gateway(
@@ -834,18 +829,6 @@ def _admin_exports(env: Mapping[str, str], exports: Mapping[str, str]) -> str:
     return (
         f"# 관리 명령용 환경 (for admin commands such as `chatkit revoke USER_ID`):\nexport {line}"
     )
-
-
-def cognito_web_config(settings: Any) -> dict[str, str]:
-    """The web client's ``cognito`` settings for ``settings``' pool (``config.js``)."""
-    config = {
-        "region": settings.region,
-        "userPoolId": settings.cognito_user_pool_id,
-        "clientId": settings.cognito_client_id,
-    }
-    if settings.cognito_endpoint:
-        config["endpoint"] = settings.cognito_endpoint
-    return config
 
 
 def _offline_cognito(env: Mapping[str, str]) -> tuple[Any, dict[str, str]]:

@@ -26,7 +26,11 @@
   const REFRESH_RETRY_MS = 30 * 1000;
   const REFRESH_MIN_GAP_MS = 10 * 1000; // a token refused again right after a refresh: sign in
 
+  // Texts of the client's own situations. The texts of the server's error codes are the
+  // server's (chatkit/errors.py): each error frame's message, and config.js's `errors` for
+  // the codes stored in history; `failed` only stands in should a code have no text.
   const TEXT = {
+    failed: "오류가 발생했습니다. (Something went wrong.)",
     reconnecting: "연결이 끊겼습니다. 다시 연결하는 중… (Reconnecting…)",
     notConnected: "서버에 연결되어 있지 않습니다. 잠시 후 다시 보내 주세요. (Not connected yet.)",
     unreachable: "서버에 연결할 수 없습니다. (Cannot reach the server.)",
@@ -41,20 +45,6 @@
     stop: "중지 (Stop)",
     signIn: "로그인 (Sign in)",
     setPassword: "새 비밀번호로 로그인 (Set password and sign in)",
-  };
-
-  // Messages for error codes stored in history (history keeps the code, not the text).
-  const ERROR_TEXT = {
-    bad_request: "요청 형식이 올바르지 않습니다. (The request is malformed.)",
-    too_long: "메시지가 너무 깁니다. (The message is too long.)",
-    unauthorized: "로그인이 필요합니다. (Please sign in.)",
-    rate_limited: "요청이 너무 잦습니다. (Too many requests.)",
-    busy: "이미 답변을 생성하고 있습니다. (An answer is already being generated.)",
-    throttled: "요청이 많아 잠시 후 다시 시도해 주세요. (The model is busy; please retry.)",
-    model_access: "모델을 사용할 수 없습니다. (The model cannot be used.)",
-    model_error: "답변 중 모델 오류가 발생했습니다. (The model failed while answering.)",
-    timeout: "응답 시간이 초과되었습니다. (The request timed out.)",
-    internal: "일시적인 내부 오류가 발생했습니다. (An internal error occurred.)",
   };
 
   // ---- config -----------------------------------------------------------------------
@@ -77,6 +67,8 @@
       mode: given.mode || "",
       auth: given.auth === "cognito" ? "cognito" : "demo",
       cognito: given.cognito || null,
+      // error code → the server's message (chatkit/errors.py); a Map: no inherited keys
+      errors: new Map(Object.entries(given.errors || {})),
     };
   })();
 
@@ -148,8 +140,13 @@
     return ms < 1000 ? ms + " ms" : (ms / 1000).toFixed(1) + " s";
   }
 
+  // The server's text for an error code (history keeps the code, not the text).
+  function codeText(code) {
+    return config.errors.get(code) || config.errors.get("internal") || TEXT.failed;
+  }
+
   function errorText(frame) {
-    let text = frame.message || ERROR_TEXT[frame.code] || ERROR_TEXT.internal;
+    let text = frame.message || codeText(frame.code);
     if (typeof frame.retry_after === "number") {
       text += " (" + Math.ceil(frame.retry_after) + "초 후 재시도 · retry after " +
         Math.ceil(frame.retry_after) + " s)";
@@ -474,7 +471,7 @@
     const answer = assistantView(turn.request_id, turn.answer);
     let detail = "";
     if (turn.status === "interrupted") detail = TEXT.stopped;
-    if (turn.status === "error") detail = ERROR_TEXT[turn.error_code] || ERROR_TEXT.internal;
+    if (turn.status === "error") detail = codeText(turn.error_code);
     markDone(answer, turn.status || "completed", detail, turn.latency_ms, turn.usage);
     return [user.root, answer.root];
   }

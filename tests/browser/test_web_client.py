@@ -30,6 +30,8 @@ from web_pages import (
     wait_done,
 )
 
+from chatkit.errors import error_texts
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,6 +155,27 @@ def test_stop_marks_interrupted(server: Server, open_page: Any):
     (turn,) = server.history(session_token(page))
     assert turn["request_id"] == rid and turn["status"] == "interrupted"
     assert turn["answer"] == stopped_text
+
+
+def test_error_texts_are_the_servers_live_and_from_history(server: Server, open_page: Any):
+    """The web client keeps no copy of the error texts: a failed answer shows the error
+    frame's message; after a reload the stored turn, which keeps only its code, shows the
+    text config.js carries (chatkit/errors.py), not one of the client's own."""
+    page = open_page(server)
+    sign_in(page, _user())
+    rid = ask(page, "!rate 0 !fail-after 2 서울 이야기")
+    assert wait_done(page, rid) == "error"
+    live = answer(page, rid).locator(".status-line").inner_text()
+    (turn,) = server.history(session_token(page))
+    assert turn["request_id"] == rid and turn["status"] == "error"
+    served = error_texts()[turn["error_code"]]
+    assert live.startswith(served)  # the frame's message (the server may add a hint)
+
+    page.reload()
+    wait_connected(page)
+    page.wait_for_function(USERS_SHOWN, arg=1)
+    assert answer(page, rid).get_attribute("data-status") == "error"
+    assert answer(page, rid).locator(".status-line").inner_text() == served
 
 
 def test_xss_payload_stays_text(server: Server, open_page: Any):

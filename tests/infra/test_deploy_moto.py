@@ -21,7 +21,6 @@ from chatkit.deploy.buckets import (
     artifacts_bucket_name,
     empty_bucket,
     ensure_artifacts_bucket,
-    read_config_js,
 )
 from chatkit.deploy.errors import DeployError
 from chatkit.deploy.progress import describe_stack
@@ -34,6 +33,7 @@ from chatkit.deploy.stack import (
     template_source,
 )
 from chatkit.deploy.template import template_text
+from chatkit.errors import error_texts
 
 # moto warns once per resource type its CloudFormation skips (listed in the docstring)
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
@@ -128,7 +128,9 @@ def served_config(aws, name):
     """The ``window.CHATKIT_CONFIG`` the stack's web bucket serves."""
     bucket = resource_ids(aws, name)["WebBucket"]
     script = aws.client("s3").get_object(Bucket=bucket, Key="config.js")["Body"].read()
-    return read_config_js(script.decode())
+    prefix, _, value = script.decode().partition(" = ")
+    assert prefix == "window.CHATKIT_CONFIG"
+    return json.loads(value.removesuffix(";\n"))
 
 
 def sign_in_of_functions(aws, name):
@@ -166,7 +168,8 @@ def test_cognito_sign_in_replaces_the_demo_login_and_back(aws, name, tiny_bundle
     authorize = function_config(aws, name, "AuthorizeFunction")
     assert authorize["Handler"] == "chatkit.aws.handlers.ws_authorize"
     assert authorize["Role"].endswith("/" + resource_ids(aws, name)["AuthorizeRole"])
-    assert served_config(aws, name)["auth"] == "cognito"
+    served = served_config(aws, name)
+    assert served["auth"] == "cognito" and served["errors"] == error_texts()  # every code
 
     lines.clear()
     assert quick(aws, name, tiny_bundle, lines).status == "updated"

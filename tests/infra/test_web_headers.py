@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from chatkit.deploy.buckets import WEB_ROOT, config_js
+from chatkit.deploy.buckets import WEB_ROOT
 from chatkit.deploy.stack import web_client_config
 from chatkit.deploy.template import load_template
 
@@ -58,7 +58,7 @@ class _Site(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.split("?")[0] == "/config.js":
-            body = config_js(web_client_config(OUTPUTS, "demo", REGION, log=lambda _: None))
+            body = web_client_config(OUTPUTS, "demo", REGION, log=lambda _: None).to_js()
             data = body.encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/javascript; charset=utf-8")

@@ -28,6 +28,7 @@ from botocore.config import Config
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from benchmarks.concurrency import offline_env
+from chatkit.errors import ChatError, ErrorCode
 from chatkit.local._invoker import AUTHORIZER
 from chatkit.local.gateway import Gateway
 
@@ -597,14 +598,23 @@ async def test_without_a_web_root_the_index_is_404(start_gateway, web_root):
 
 
 async def test_config_js_points_the_web_client_at_this_gateway(start_gateway):
-    gateway = start_gateway({}, static_config={"title": "데모"})
+    cognito = {"region": "eu-west-1", "userPoolId": "eu-west-1_Ab", "clientId": "c1"}
+    gateway = start_gateway({}, static_config={"auth": "cognito", "cognito": cognito})
     status, body = await raw_get(gateway.port, "/config.js")
     assert status == 200
-    # Relative to the page, so the client also works under a proxy's path prefix.
-    assert body.decode() == (
-        'window.CHATKIT_CONFIG = {"wsUrl": "ws", "httpUrl": ".", "mode": "offline", '
-        '"title": "데모"};\n'
-    )
+    # Relative to the page, so the client also works under a proxy's path prefix; the
+    # texts of every error code are the server's (the web client keeps no copy).
+    prefix, _, value = body.decode().partition(" = ")
+    assert prefix == "window.CHATKIT_CONFIG" and value.endswith("};\n")
+    assert json.loads(value.removesuffix(";\n")) == {
+        "wsUrl": "ws",
+        "httpUrl": ".",
+        "mode": "offline",
+        "auth": "cognito",
+        "cognito": cognito,
+        "errors": {code.value: ChatError(code).message for code in ErrorCode},
+    }
+    assert "오류" in value  # Korean as it is, not \\u escapes
 
 
 # -- chatkit serve ----------------------------------------------------------------------

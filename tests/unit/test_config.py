@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit.config import DEFAULT_MODEL_ID, Settings
+from chatkit.config import DEFAULT_MODEL_ID, DEFAULT_REGION, Settings
 
 
 def test_defaults_are_offline_without_credentials(tmp_path):
@@ -143,3 +143,58 @@ def test_settings_for_an_attendee_keep_explicit_tables(tmp_path):
     assert base.for_attendee(None) is base and named.for_attendee("other") is named
     explicit = base.with_(table_name="class-t").for_attendee("jiwoo")
     assert (explicit.table_name, explicit.state_table_name) == ("class-t", "chatkit-jiwoo-state")
+
+
+def _string_constants(value: str) -> list[str]:
+    """Where the package spells ``value`` as a string in code (docstrings and comments,
+    which only show examples, do not count)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted(
+        [*root.glob("chatkit/**/*.py"), *root.glob("widgets/chatkit_widgets/**/*.py")]
+    ):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        found += [
+            f"{path.relative_to(root)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value == value and id(node) not in docstrings
+        ]
+    return found
+
+
+def test_the_default_region_has_one_home():
+    spelled = [place.partition(":")[0] for place in _string_constants(DEFAULT_REGION)]
+    assert spelled == ["chatkit/config.py"], _string_constants(DEFAULT_REGION)
+    assert Settings().region == Settings().bedrock_region == DEFAULT_REGION
+
+
+def test_the_deploy_resolves_the_region_as_aws_mode_settings_do(tmp_path, monkeypatch):
+    from chatkit.deploy.aws import resolve_region
+
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = us-east-1\n[profile class]\nregion = eu-west-1\n")
+    for name in ("CHATKIT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CHATKIT_MODE", "aws")
+    cases = [
+        {"AWS_CONFIG_FILE": str(config)},
+        {"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "class"},
+        {"AWS_CONFIG_FILE": str(config), "AWS_DEFAULT_REGION": "ap-south-1"},
+        {"AWS_CONFIG_FILE": str(tmp_path / "none"), "CHATKIT_REGION": "sa-east-1"},
+        {"AWS_CONFIG_FILE": str(tmp_path / "none")},
+    ]
+    found = []
+    for env in cases:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        found.append((resolve_region(), Settings.from_env().region))
+        for name in env:
+            monkeypatch.delenv(name)
+    expected = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1", DEFAULT_REGION]
+    assert found == [(region, region) for region in expected]
+    assert resolve_region("me-south-1") == "me-south-1"  # --region wins
