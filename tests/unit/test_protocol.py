@@ -186,3 +186,32 @@ def test_the_question_limits_are_the_settings():
     raw = json.dumps({"type": "chat", "request_id": "r", "text": "가" * 6})
     with pytest.raises(ProtocolError, match="최대 5자, 지금 6자"):
         parse_client_message(raw, max_text_chars=5)
+
+
+def test_the_question_limits_are_only_handed_to_the_one_rule():
+    """Outside config and protocol, ``settings.max_question_chars``/``_bytes`` are only read
+    as arguments of validate_question or parse_client_message: a second copy of the rule
+    (``limit = settings.max_question_chars; if len(q) > limit``) would read them elsewhere."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    limits = {"max_question_chars", "max_question_bytes"}
+    rule = {"validate_question", "parse_client_message"}
+    elsewhere = []
+    for path in sorted([*root.glob("chatkit/**/*.py"), *root.glob("widgets/**/*.py")]):
+        if path.name in ("config.py", "protocol.py") and path.parent.name == "chatkit":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        handed = {
+            id(arg)
+            for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) in rule
+            for arg in [*call.args, *(k.value for k in call.keywords)]
+        }
+        elsewhere += [
+            f"{path.relative_to(root)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in limits and id(node) not in handed
+        ]
+    assert elsewhere == [], elsewhere
