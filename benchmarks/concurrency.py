@@ -131,16 +131,29 @@ def emulators_process(*args: str) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 @contextmanager
-def running_stack() -> Iterator[tuple[str, dict[str, str], int, int]]:
-    """``chatkit emulators`` + ``chatkit serve``, warmed up: yields the serve URL, the
-    emulators' environment, and the serve and emulators pids."""
+def running_stack(workers: int = 0) -> Iterator[tuple[str, dict[str, str], int, int]]:
+    """``chatkit emulators`` + ``chatkit serve --workers WORKERS``, warmed up: yields the
+    serve URL, the emulators' environment, and the serve and emulators pids."""
     with emulators_process() as (aws_pid, env):
-        serve = ["serve", "--port", "0"]
+        serve = ["serve", "--port", "0", "--workers", str(workers)]
         with chatkit_process(serve, offline_env(env), _SERVING) as (serve_pid, served):
             url = _SERVING.search(served[-1])[1]
-            asyncio.run(through_serve(url, 1))  # warm-up: the handlers' cold start
+            asyncio.run(through_serve(url, 2 * max(workers, 1)))  # warm-up: each worker
             emulator_alone(env, 1)
             yield url, env, serve_pid, aws_pid
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (``chatkit serve``'s workers; Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -154,21 +167,26 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds used by the backend and by the stand-in AWS during one run, and wall time."""
+    """CPU seconds used during one run by the backend (the gateway, and its worker
+    processes if any) and by the stand-in AWS, and wall time."""
 
     serve_pid: int
     aws_pid: int
     serve: float = 0.0
+    workers: float = 0.0
     aws: float = 0.0
     wall: float = 0.0
 
     @contextmanager
     def run(self) -> Iterator[CpuMeter]:
-        before = (cpu_seconds(self.serve_pid), cpu_seconds(self.aws_pid), time.perf_counter())
+        workers = child_pids(self.serve_pid)
+        before = [cpu_seconds(p) for p in (self.serve_pid, self.aws_pid, *workers)]
+        started = time.perf_counter()
         yield self
-        self.serve = cpu_seconds(self.serve_pid) - before[0]
-        self.aws = cpu_seconds(self.aws_pid) - before[1]
-        self.wall = time.perf_counter() - before[2]
+        after = [cpu_seconds(p) for p in (self.serve_pid, self.aws_pid, *workers)]
+        used = [a - b for a, b in zip(after, before, strict=True)]
+        self.serve, self.aws, self.workers = used[0], used[1], sum(used[2:])
+        self.wall = time.perf_counter() - started
 
 
 # -- through chatkit serve ---------------------------------------------------------------

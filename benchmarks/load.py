@@ -1,26 +1,32 @@
 """Ramp concurrent WebSocket users on ``chatkit serve`` until errors or a slow first delta.
 
 The processes of :mod:`benchmarks.concurrency` (``chatkit emulators`` plays AWS with the
-demo model at its realistic default of 50 tokens/s; ``chatkit serve`` is the backend). At
+demo model at its realistic default of 50 tokens/s; ``chatkit serve --workers W`` is the
+backend: the gateway and, for W ≥ 2, W handler processes). At
 each level N users send one ``chat`` at the same moment, and — the baseline, same run — N
 threads call the emulator alone with boto3. Both ask with a realistic first-token delay
 (``!slow-first 0.7``: a real model's TTFD is 0.6–1 s, so "2× the emulator's" means what it
 would on AWS). Per level: errors, p50/p99 time to first delta
-(TTFD) through ``chatkit serve`` and from the emulator alone, and the gateway process's
-peak memory (RSS) and CPU seconds. The ramp stops at the first level with errors, or when
-the time budget is spent (the level running then finishes).
+(TTFD) through ``chatkit serve`` and from the emulator alone, their ratio, the CPU the
+gateway, its workers and the stand-in AWS (``chatkit emulators``: the Bedrock emulator and
+moto's DynamoDB) used (% of one core over the level's wall time), and the backend's peak
+memory (RSS: the gateway alone, and the gateway + workers). The ramp stops at the first
+level with errors, or when the time budget is spent (the level running then finishes).
 
-The answer: the highest level with zero errors and p99 TTFD within 2× the emulator's own.
+The answers: the highest level with zero errors and p99 TTFD within 2× the emulator's
+own, the highest with zero errors, and whether 50 users stay within 1.5×.
 
 Run:  .venv/bin/python -m benchmarks.load                  # short form: 10 and 50 users
       .venv/bin/python -m benchmarks.load --long           # the ramp 50 → 500
       .venv/bin/python -m benchmarks.load --levels 50,100,200   # or --levels 50 100 200
+      .venv/bin/python -m benchmarks.load --levels 50 --workers 1 2   # 1 vs 2 processes
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -32,6 +38,7 @@ from benchmarks.concurrency import (
     QUESTION,
     CpuMeter,
     Timings,
+    child_pids,
     emulator_alone,
     running_stack,
     through_serve,
@@ -44,38 +51,51 @@ LONG_LEVELS = [50, 100, 200, 300, 500]
 FIRST_TOKEN_S = 0.7
 TEXT = f"!slow-first {FIRST_TOKEN_S} {QUESTION}"
 WITHIN = 2.0  # p99 TTFD through the backend may be at most this × the emulator's
+TARGET = (50, 1.5)  # issue 15: 50 users within 1.5× the emulator's p99 TTFD, 0 errors
 BUDGET_S = 15 * 60  # no new level starts after this many seconds
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` in MB (psutil if installed, else ``/proc``)."""
+    """Resident memory of ``pid`` in MB (psutil if installed, else ``/proc``; 0 if gone)."""
     try:
         import psutil
 
         return psutil.Process(pid).memory_info().rss / 2**20
     except ImportError:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return 0.0
+    except psutil.NoSuchProcess:
+        return 0.0
     return float("nan")
 
 
 @dataclass
 class Peak:
-    """The highest RSS seen while sampling."""
+    """The highest RSS seen while sampling: the gateway alone, and with its workers."""
 
     mb: float = 0.0
+    total_mb: float = 0.0
+
+    def sample(self, pid: int) -> None:
+        gateway = rss_mb(pid)
+        self.mb = max(self.mb, gateway)
+        self.total_mb = max(self.total_mb, gateway + sum(map(rss_mb, child_pids(pid))))
 
 
 @contextmanager
 def peak_rss(pid: int, every: float = 0.2) -> Iterator[Peak]:
-    """Sample ``pid``'s RSS every ``every`` s in a thread; ``.mb`` is the peak."""
-    peak, done = Peak(rss_mb(pid)), threading.Event()
+    """Sample the RSS of ``pid`` and its children every ``every`` s in a thread."""
+    peak, done = Peak(), threading.Event()
+    peak.sample(pid)
 
     def sample() -> None:
         while not done.wait(every):
-            peak.mb = max(peak.mb, rss_mb(pid))
+            peak.sample(pid)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -84,7 +104,7 @@ def peak_rss(pid: int, every: float = 0.2) -> Iterator[Peak]:
     finally:
         done.set()
         thread.join()
-        peak.mb = max(peak.mb, rss_mb(pid))
+        peak.sample(pid)
 
 
 def _ms(values: list[float], pct: float) -> float:
@@ -98,7 +118,7 @@ class Level:
     users: int
     base: Timings
     ours: Timings
-    peak_mb: float
+    peak: Peak
     cpu: CpuMeter
 
     @property
@@ -123,8 +143,11 @@ class Level:
             f"{_ms(self.ours.first, 50):.0f}",
             f"{_ms(self.ours.first, 99):.0f}",
             f"{self.ratio:.2f}",
-            f"{self.peak_mb:.0f}",
-            f"{self.cpu.serve:.1f} / {self.cpu.wall:.1f}",
+            f"{100 * self.cpu.serve / self.cpu.wall:.0f}",
+            f"{100 * self.cpu.workers / self.cpu.wall:.0f}",
+            f"{100 * self.cpu.aws / self.cpu.wall:.0f}",
+            f"{self.peak.mb:.0f}",
+            f"{self.peak.total_mb:.0f}",
         ]
 
 
@@ -148,7 +171,7 @@ def ramp(
         base = emulator_alone(env, users, text)
         with CpuMeter(serve_pid, aws_pid).run() as cpu, peak_rss(serve_pid) as peak:
             ours = asyncio.run(through_serve(url, users, text))
-        done.append(Level(users, base, ours, peak.mb, cpu))
+        done.append(Level(users, base, ours, peak, cpu))
         if done[-1].errors:
             break
     return done
@@ -164,9 +187,45 @@ def highest_passing(levels: list[Level]) -> int:
     return best
 
 
+def highest_without_errors(levels: list[Level]) -> int:
+    """The highest level such that it and every level below it had no errors (0: none)."""
+    best = 0
+    for level in levels:
+        if level.errors:
+            break
+        best = level.users
+    return best
+
+
 def _levels(raw: str) -> list[int]:
     """``"50,100 200"`` → ``[50, 100, 200]``."""
     return [int(part) for part in raw.replace(",", " ").split()]
+
+
+HEADERS = ["users", "errors", "emulator p50", "emulator p99", "serve p50", "serve p99"]
+HEADERS += ["p99 ratio", "gateway cpu %", "workers cpu %", "emulators cpu %"]
+HEADERS += ["gateway RSS MB", "+ workers RSS MB"]
+
+
+def report(workers: int, idle_mb: float, done: list[Level], levels: list[int]) -> None:
+    """One table and its verdicts for one ``--workers`` setting."""
+    where = f"{workers} worker processes" if workers > 1 else "handlers in the gateway process"
+    print(f"\n## chatkit serve --workers {workers}: {where}; gateway RSS idle {idle_mb:.0f} MB\n")
+    print(table(HEADERS, [d.row() for d in done]))
+    users, within = TARGET
+    at = [d for d in done if d.users == users]
+    if at:
+        ok = not at[0].errors and at[0].ratio <= within
+        verdict = "met" if ok else "not met"
+        print(f"target {users} users, p99 ≤ {within}× and 0 errors: {verdict} ({at[0].ratio:.2f}×)")
+    print(f"highest level with p99 TTFD ≤ {WITHIN:.0f}× and 0 errors: {highest_passing(done)}")
+    print(f"highest level with 0 errors: {highest_without_errors(done)}")
+    skipped = levels[len(done) :]
+    if skipped:
+        why = "errors at the last level" if done and done[-1].errors else "time budget spent"
+        print(f"not run: {skipped} ({why})")
+    for error in sorted({e for d in done for e in d.errors})[:10]:
+        print("error:", error)
 
 
 def main() -> None:
@@ -183,30 +242,23 @@ def main() -> None:
     parser.add_argument(
         "--long", action="store_true", help=f"the full ramp {LONG_LEVELS} (CPU heavy)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[os.cpu_count() or 1],
+        help="chatkit serve --workers, one run each (default: the cores; 0/1 = in-process)",
+    )
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds (default 900)")
     args = parser.parse_args()
     levels = LONG_LEVELS if args.long else [n for given in args.levels for n in given]
-    with running_stack() as (url, env, serve_pid, aws_pid):
-        idle_mb = rss_mb(serve_pid)
-        started = time.monotonic()
-        done = ramp(url, env, serve_pid, aws_pid, levels, budget_s=args.budget)
-        elapsed = time.monotonic() - started
     print(f"{TEXT!r}: the demo model at 50 tokens/s, first token after {FIRST_TOKEN_S} s;")
-    print("TTFD = ms from send to the first delta;")
-    print(f"gateway (chatkit serve) RSS idle {idle_mb:.0f} MB; cpu = its CPU s / wall s\n")
-    headers = ["users", "errors", "emulator p50", "emulator p99", "serve p50", "serve p99"]
-    print(table([*headers, "p99 ratio", "peak RSS MB", "serve cpu"], [d.row() for d in done]))
-    best = highest_passing(done)
-    print(
-        f"\nhighest level with zero errors and p99 TTFD ≤ {WITHIN:.0f}× the emulator's: "
-        f"{best or 'none'}  (ramp took {elapsed:.0f} s)"
-    )
-    skipped = levels[len(done) :]
-    if skipped:
-        why = "errors at the last level" if done and done[-1].errors else "time budget spent"
-        print(f"not run: {skipped} ({why})")
-    for error in sorted({e for d in done for e in d.errors})[:10]:
-        print("error:", error)
+    print("TTFD = ms from send to the first delta; cpu % = of one core over the level's wall")
+    for workers in args.workers:
+        with running_stack(workers) as (url, env, serve_pid, aws_pid):
+            idle_mb = rss_mb(serve_pid)
+            done = ramp(url, env, serve_pid, aws_pid, levels, budget_s=args.budget)
+        report(workers, idle_mb, done, levels)
 
 
 if __name__ == "__main__":

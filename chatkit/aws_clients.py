@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 USER_AGENT = "chatkit/0.1"
+#: Connections a client keeps open (botocore's default is 10): a Lambda container runs one
+#: invocation at a time, but ``chatkit serve`` runs a class's chats on shared clients, and a
+#: full pool closes and reopens a connection per call.
+MAX_POOL_CONNECTIONS = 64
 
 
 def _config(settings: Settings, read_timeout: int) -> Any:
@@ -36,6 +40,7 @@ def _config(settings: Settings, read_timeout: int) -> Any:
         retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         user_agent_extra=USER_AGENT,
         tcp_keepalive=True,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
     )
 
 
@@ -130,6 +135,7 @@ def management_client(settings: Settings, endpoint: str) -> Any:
             read_timeout=10,
             user_agent_extra=USER_AGENT,
             retries={"mode": "standard", "total_max_attempts": 2},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
         ),
         **(dummy if settings.mode == "offline" else {}),
     )

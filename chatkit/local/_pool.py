@@ -205,17 +205,18 @@ class ProcessPoolInvoker:
     async def invoke(self, route_key: str, event: dict[str, Any]) -> Any:
         if not self._workers:
             raise RuntimeError("the handler workers are not running")
+        # Choose and count in one step (no await between): a burst of frames spreads out.
         slot = min(range(len(self._workers)), key=lambda i: self._workers[i].running)
         worker = self._workers[slot]
-        await asyncio.wrap_future(worker.ready)
+        worker.running += 1
+        self.invocations[slot] += 1
         request = {
             "function": DEFAULT_ROUTES[route_key],
             "event": event,
             "timeout": self.function_timeout,
         }
-        worker.running += 1
-        self.invocations[slot] += 1
         try:
+            await asyncio.wrap_future(worker.ready)
             return await asyncio.wrap_future(worker.invoke(next(self._ids), request))
         finally:
             worker.running -= 1

@@ -7,7 +7,7 @@ import asyncio
 import os
 
 from benchmarks.concurrency import CpuMeter, Timings
-from benchmarks.load import Level, highest_passing, ramp
+from benchmarks.load import Level, Peak, highest_passing, highest_without_errors, ramp
 
 
 async def test_load_tiny_ramp_has_no_errors_and_measures_the_gateway(serve, stack):
@@ -19,12 +19,13 @@ async def test_load_tiny_ramp_has_no_errors_and_measures_the_gateway(serve, stac
     assert [level.users for level in levels] == [2, 4]
     for level in levels:
         assert level.errors == [] and len(level.ours.first) == len(level.base.first) == level.users
-        assert level.peak_mb > 0 and level.cpu.wall > 0 and level.ratio > 0
+        assert level.peak.mb > 0 and level.peak.total_mb >= level.peak.mb
+        assert level.cpu.wall > 0 and level.ratio > 0
 
 
 def _level(users: int, emulator_s: float, serve_s: float, errors: int = 0) -> Level:
     ours = Timings(first=[serve_s], errors=["busy"] * errors)
-    return Level(users, Timings(first=[emulator_s]), ours, 100.0, CpuMeter(1, 2))
+    return Level(users, Timings(first=[emulator_s]), ours, Peak(100.0, 100.0), CpuMeter(1, 2))
 
 
 def test_the_verdict_is_the_last_level_of_the_unbroken_passing_run():
@@ -32,3 +33,9 @@ def test_the_verdict_is_the_last_level_of_the_unbroken_passing_run():
     assert highest_passing([_level(50, 1.0, 1.5), _level(100, 1.0, 2.1), _level(200, 1, 1)]) == 50
     assert highest_passing([_level(50, 1.0, 1.0), _level(100, 1.0, 1.0, errors=1)]) == 50
     assert highest_passing([_level(50, 1.0, 3.0)]) == 0
+
+
+def test_the_error_free_verdict_ignores_slow_levels_but_not_errors():
+    slow, broken = _level(100, 1.0, 9.0), _level(200, 1.0, 1.0, errors=1)
+    assert highest_without_errors([_level(50, 1.0, 1.0), slow, broken]) == 100
+    assert highest_without_errors([broken]) == 0
