@@ -32,7 +32,8 @@ class WebConfig:
     ``ws_url`` and ``http_url`` relative to the page (the local gateway's ``"ws"`` and
     ``"."``: they also work under a path prefix such as jupyter-server-proxy's) or absolute
     (a deployment's APIs); ``cognito`` is ``{"region", "userPoolId", "clientId"[,
-    "endpoint"]}`` for Cognito sign-in.
+    "endpoint"]}`` for Cognito sign-in; ``max_question_chars`` the backend's limit (the
+    question box takes no more).
     """
 
     ws_url: str = "ws"
@@ -40,11 +41,12 @@ class WebConfig:
     mode: str = "offline"
     auth: str = "demo"
     cognito: Mapping[str, str] | None = None
+    max_question_chars: int = Settings.max_question_chars
 
     @classmethod
     def for_settings(cls, settings: Settings, **where: str) -> WebConfig:
-        """The config for a backend run with ``settings`` (its mode, sign-in and user pool);
-        ``where`` gives ``ws_url``/``http_url``.
+        """The config for a backend run with ``settings`` (its mode, sign-in, user pool and
+        question limit); ``where`` gives ``ws_url``/``http_url``.
 
         >>> WebConfig.for_settings(Settings(auth="cognito", cognito_user_pool_id="p",
         ...     cognito_client_id="c")).cognito
@@ -59,7 +61,13 @@ class WebConfig:
             }
             if settings.cognito_endpoint:
                 cognito["endpoint"] = settings.cognito_endpoint
-        return cls(**where, mode=settings.mode, auth=settings.auth, cognito=cognito)
+        return cls(
+            **where,
+            mode=settings.mode,
+            auth=settings.auth,
+            cognito=cognito,
+            max_question_chars=settings.max_question_chars,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WebConfig:
@@ -71,6 +79,7 @@ class WebConfig:
             mode=data.get("mode") or cls.mode,
             auth=data.get("auth") or cls.auth,
             cognito=dict(data["cognito"]) if data.get("cognito") else None,
+            max_question_chars=int(data.get("maxQuestionChars") or cls.max_question_chars),
         )
 
     @classmethod
@@ -85,6 +94,7 @@ class WebConfig:
             "httpUrl": self.http_url,
             "mode": self.mode,
             "auth": self.auth,
+            "maxQuestionChars": self.max_question_chars,
         }
         if self.cognito:
             data["cognito"] = dict(self.cognito)

@@ -69,6 +69,7 @@
       cognito: given.cognito || null,
       // error code → the server's message (chatkit/errors.py); a Map: no inherited keys
       errors: new Map(Object.entries(given.errors || {})),
+      maxQuestionChars: Number(given.maxQuestionChars) || 0, // the server's (Settings)
     };
   })();
 
@@ -875,6 +876,7 @@
   });
 
   applyAuthMode();
+  if (config.maxQuestionChars) ui.input.maxLength = config.maxQuestionChars;
   const saved = loadSession();
   if (saved && (!sessionExpired(saved) || saved.refresh_token)) resume(saved);
   else logout("");

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from web_pages import (
 )
 
 from chatkit.errors import error_texts
+from chatkit.webconfig import WebConfig
 
 pytestmark = pytest.mark.browser
 
@@ -176,6 +178,21 @@ def test_error_texts_are_the_servers_live_and_from_history(server: Server, open_
     page.wait_for_function(USERS_SHOWN, arg=1)
     assert answer(page, rid).get_attribute("data-status") == "error"
     assert answer(page, rid).locator(".status-line").inner_text() == served
+
+
+def test_the_question_box_takes_the_servers_limit(open_page: Any, tmp_path: Path):
+    """The limit comes from the served config.js (the backend's Settings), not the page:
+    a server with a limit of its own gets a question box of that size."""
+    env = {"CHATKIT_MAX_QUESTION_CHARS": "120"}
+    small = Server(free_port(), secrets.token_hex(16), tmp_path / "serve.log", env).start()
+    try:
+        with urllib.request.urlopen(f"{small.url}/config.js", timeout=10) as response:
+            assert WebConfig.from_js(response.read().decode()).max_question_chars == 120
+        page = open_page(small)
+        sign_in(page, _user())
+        assert page.eval_on_selector("#input", "box => box.maxLength") == 120
+    finally:
+        small.stop()
 
 
 def test_xss_payload_stays_text(server: Server, open_page: Any):

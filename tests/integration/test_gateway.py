@@ -612,6 +612,7 @@ async def test_config_js_points_the_web_client_at_this_gateway(start_gateway):
         "mode": "offline",
         "auth": "cognito",
         "cognito": cognito,
+        "maxQuestionChars": 8000,
         "errors": {code.value: ChatError(code).message for code in ErrorCode},
     }
     assert "오류" in value  # Korean as it is, not \\u escapes

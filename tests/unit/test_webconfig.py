@@ -34,6 +34,7 @@ def test_the_local_default_is_relative_and_a_config_reads_back():
         "httpUrl": ".",
         "mode": "offline",
         "auth": "demo",
+        "maxQuestionChars": Settings.max_question_chars,
         "errors": None,
     }
     deployed = WebConfig("wss://w.example/prod", "https://h.example", mode="aws", auth="cognito")
@@ -63,6 +64,16 @@ def test_the_gateway_and_the_deploy_describe_a_cognito_pool_alike():
     local = WebConfig.for_settings(settings.with_(cognito_endpoint="http://127.0.0.1:5000"))
     assert local.cognito["endpoint"] == "http://127.0.0.1:5000"
     assert WebConfig.for_settings(Settings()).cognito is None
+
+
+def test_the_question_box_takes_the_backends_limit():
+    """The web client sets its question box's maxLength from config.js; index.html keeps
+    no number of its own."""
+    config = WebConfig.for_settings(Settings(max_question_chars=120))
+    assert _served(config)["maxQuestionChars"] == 120
+    assert WebConfig.from_js(config.to_js()).max_question_chars == 120
+    textarea = re.search(r'<textarea id="input"[^>]*>', (WEB / "index.html").read_text())
+    assert textarea and "maxlength" not in textarea.group(0).lower()
 
 
 def test_missing_stack_outputs_are_said_and_left_to_the_defaults():
