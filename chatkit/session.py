@@ -26,7 +26,6 @@ import logging
 import queue
 import threading
 import time
-import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
@@ -220,7 +219,7 @@ class ChatSession:
 
     def reset(self, user_id: str) -> int:
         """Forget ``user_id``'s conversation (delete their history); returns turns removed."""
-        return self.history.clear(_nfc(user_id))
+        return self.history.clear(validate_user_id(user_id))
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -269,10 +268,6 @@ class ChatSession:
         turn.answer = "".join(answer)
         turn.status = status
         turn.latency_ms = {"first_token": first_token, "total": _ms_since(started)}
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def _ms_since(started: float) -> int:

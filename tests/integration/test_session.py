@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import unicodedata
 
 import pytest
 
+from chatkit.errors import ChatError
 from chatkit.session import ChatSession
 
 
@@ -143,3 +145,12 @@ def test_reset_forgets_only_that_user(session):
     assert session.reset("a") == 1
     assert "민수" not in _answer(list(session.stream("a", "내 이름이 뭐야?")))
     assert "지우" in _answer(list(session.stream("b", "내 이름이 뭐야?")))
+
+
+def test_reset_reads_the_user_id_as_the_turns_were_stored(session):
+    """One user-id rule (chatkit.auth.validate_user_id): stripped and NFC on both paths."""
+    decomposed = unicodedata.normalize("NFD", " 지우 ")
+    assert list(session.stream(decomposed, "!rate 0 안녕"))[-1].type == "end"
+    assert session.reset("지우") == 1
+    with pytest.raises(ChatError):
+        session.reset("#지우")  # refused as sign-in refuses it, nothing deleted
