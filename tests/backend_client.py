@@ -3,7 +3,7 @@ fault tests: the ``serve`` fixture starts the local API Gateway with the real La
 handlers on fresh tables; :class:`Served` logs in, connects and reads ``/history``; ``ask``
 sends a ``chat`` and collects its frames as a :class:`Reply`.
 
-Use it from a ``conftest.py``: ``from backend_client import serve  # noqa: F401``.
+Its fixtures reach every test folder through ``pytest_plugins`` in tests/conftest.py.
 :func:`chatkit_serve` runs ``chatkit serve`` itself in a child process.
 """
 

@@ -11,6 +11,10 @@ import uuid
 
 import pytest
 
+#: Fixtures shared by several test folders: ``serve`` (the real backend on loopback),
+#: ``api`` and ``backend`` (the handlers in-process).
+pytest_plugins = ("backend_client", "handler_client")
+
 
 class NetworkBlocked(OSError):
     """Raised when a test tries to reach a non-loopback address."""

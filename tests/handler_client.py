@@ -4,8 +4,8 @@ our token, body or connection id: a recording management client stands in for
 ``@connections``; session, history and state stores are the real ones on the local
 endpoints.
 
-Shared by the handler and security tests (fixtures ``api``, ``backend``: import them
-into the test module or a ``conftest.py``)::
+Shared by the handler and security tests (fixtures ``api``, ``backend``, which reach
+every test folder through ``pytest_plugins`` in tests/conftest.py)::
 
     backend = Backend(settings, management=lambda endpoint: api)
     connect(backend, "민수")

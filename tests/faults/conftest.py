@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from backend_client import serve  # noqa: F401  (the real backend on loopback)
 from fault_proxy import FaultProxy
 
 
@@ -18,7 +17,7 @@ class Proxies:
 
 
 @pytest.fixture
-def proxies(serve, stack, monkeypatch) -> Iterator[Proxies]:  # noqa: F811
+def proxies(serve, stack, monkeypatch) -> Iterator[Proxies]:
     """Fault proxies the handlers' boto3 clients talk through (request ``serve`` after this
     fixture has pointed the environment at them)."""
     running = Proxies(FaultProxy(stack.bedrock_url).start(), FaultProxy(stack.dynamodb_url).start())

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from backend_client import serve  # noqa: F401  (the real backend on loopback)
 from botocore.config import Config
-from handler_client import api, backend  # noqa: F401  (the handlers in-process)
 
 from chatkit.local.bedrock_emulator import BedrockEmulator
 

@@ -9,16 +9,13 @@ import os
 import re
 from pathlib import Path
 
-from backend_client import (
-    serve,  # noqa: F401  (the fixture)
-    wait_for,
-)
+from backend_client import wait_for
 
 HERE = Path(__file__).parent
 
 
 async def test_the_gateway_from_node_with_ws_and_the_management_sdk(
-    serve,  # noqa: F811
+    serve,
     node,
     node_modules,
 ):
