@@ -126,6 +126,35 @@ def test_coalescer_first_piece_at_once_then_by_time_or_size():
     assert c.due(0.07) is None and c.flush(0.07) is None
 
 
+def test_coalescer_reads_its_clock_when_no_time_is_given():
+    now = [0.0]
+    c = DeltaCoalescer(interval=0.05, max_bytes=None, clock=lambda: now[0])
+    assert c.push("a") == "a" and c.push("가" * 5000) is None  # no size rule
+    now[0] = 0.02
+    assert c.due() == pytest.approx(0.03)
+    now[0] = 0.05
+    assert c.push("b") == "가" * 5000 + "b"
+    with pytest.raises(TypeError):
+        DeltaCoalescer().push("a")  # neither a time nor a clock
+
+
+def test_empty_pieces_are_not_sent():
+    c = DeltaCoalescer(interval=0.05)
+    assert c.push("", 0.0) is None and c.due(0.0) is None
+    assert c.push("a", 0.01) == "a"
+
+
+def test_a_delta_frame_at_the_limit_stays_whole_one_byte_more_splits():
+    writer = FrameWriter("r1")
+    overhead = len(writer.frame({"type": "delta", "text": ""}).encode())  # seq 0
+    fits = "가" * ((MAX_FRAME_BYTES - overhead) // 3) + "a" * ((MAX_FRAME_BYTES - overhead) % 3)
+    frames = FrameWriter("r1").frames({"type": "delta", "text": fits})
+    assert len(frames) == 1 and len(frames[0].encode()) == MAX_FRAME_BYTES
+    frames = FrameWriter("r1").frames({"type": "delta", "text": fits + "a"})
+    assert len(frames) == 2 and all(len(f.encode()) <= MAX_FRAME_BYTES for f in frames)
+    assert "".join(json.loads(f)["text"] for f in frames) == fits + "a"
+
+
 def test_json_nested_too_deep_is_a_bad_request_not_a_crash():
     with pytest.raises(ProtocolError) as info:
         parse_client_message("[" * 3000 + "]" * 3000)
@@ -190,7 +219,8 @@ def test_the_question_limits_are_the_settings():
 
 def test_the_question_limits_are_only_handed_to_the_one_rule():
     """Outside config and protocol, ``settings.max_question_chars``/``_bytes`` are only read
-    as arguments of validate_question or parse_client_message: a second copy of the rule
+    as arguments of validate_question or parse_client_message (and by webconfig, which hands
+    the limit to the web client's question box): a second copy of the rule
     (``limit = settings.max_question_chars; if len(q) > limit``) would read them elsewhere."""
     import ast
     from pathlib import Path
@@ -200,7 +230,10 @@ def test_the_question_limits_are_only_handed_to_the_one_rule():
     rule = {"validate_question", "parse_client_message"}
     elsewhere = []
     for path in sorted([*root.glob("chatkit/**/*.py"), *root.glob("widgets/**/*.py")]):
-        if path.name in ("config.py", "protocol.py") and path.parent.name == "chatkit":
+        if (
+            path.name in ("config.py", "protocol.py", "webconfig.py")
+            and path.parent.name == "chatkit"
+        ):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         handed = {
