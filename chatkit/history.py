@@ -187,12 +187,23 @@ class HistoryStore:
 
     def claim(self, user_id: str, request_id: str) -> Claim:
         """Claim ``request_id`` for ``user_id`` with a conditional put (exactly once)."""
+        put = self.claim_put(user_id, request_id)
+        try:
+            self.client.put_item(**put)
+        except self.client.exceptions.ConditionalCheckFailedException as err:
+            return self.claimed(put, err.response.get("Item") or {})
+        return self.claimed(put)
+
+    def claim_put(self, user_id: str, request_id: str) -> dict[str, Any]:
+        """The conditional put that claims ``request_id``: ``put_item(**put)``, or a ``Put``
+        in a ``TransactWriteItems`` (the Lambda backend claims along with its admission
+        checks). It wins over no marker, an expired one, or a claim gone stale (a crashed
+        worker); else it fails and returns the marker found (``ALL_OLD``)."""
         now = self._clock()
-        created_at = utc_timestamp(now)
         marker = {
             _PK: user_id,
             _SK: MARKER + request_id,
-            "created_at": created_at,
+            "created_at": utc_timestamp(now),
             "claimed_at": Decimal(str(round(now, 3))),
             "state": "pending",
             # Tells our own marker apart: when the put's response is lost, botocore's
@@ -200,19 +211,40 @@ class HistoryStore:
             "claim_id": uuid.uuid4().hex,
             _TTL: self._expiry(now),
         }
-        if self._put_if_absent(marker, now):
-            return Claim(created_at)
-        found = self._get(user_id, MARKER + request_id) or {}
-        if found.get("claim_id") == marker["claim_id"]:
-            return Claim(created_at)
-        if found.get("state") == "done":
-            turn = self._get_turn(user_id, f"{TURN}{found['created_at']}#{request_id}")
+        return {
+            "TableName": self.table_name,
+            "Item": _to_item(marker),
+            "ConditionExpression": "attribute_not_exists(#sk) OR #ttl <= :now"
+            " OR (#state = :pending AND #claimed < :stale)",
+            "ExpressionAttributeNames": {
+                "#sk": _SK,
+                "#ttl": _TTL,
+                "#state": "state",
+                "#claimed": "claimed_at",
+            },
+            "ExpressionAttributeValues": _to_item(
+                {":now": int(now), ":pending": "pending", ":stale": int(now) - STALE_CLAIM_SECONDS}
+            ),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def claimed(self, put: dict[str, Any], found: dict[str, Any] | None = None) -> Claim:
+        """The outcome of the claim ``put``: won when it succeeded (``found`` None), else
+        decided by the marker ``found`` in its place (DynamoDB JSON): the stored turn to
+        replay, or in progress."""
+        mine = _from_item(put["Item"])
+        if found is None:
+            return Claim(mine["created_at"])
+        marker = _from_item(found)
+        if marker.get("claim_id") == mine["claim_id"]:
+            return Claim(mine["created_at"])
+        created_at = marker.get("created_at", mine["created_at"])
+        request_id = mine[_SK].removeprefix(MARKER)
+        if marker.get("state") == "done":
+            turn = self._get_turn(mine[_PK], f"{TURN}{created_at}#{request_id}")
             if turn is not None:
-                return Claim(found["created_at"], existing=turn)
-        if now - float(found.get("claimed_at", now)) > STALE_CLAIM_SECONDS:
-            self.client.put_item(TableName=self.table_name, Item=_to_item(marker))
-            return Claim(created_at)
-        return Claim(found.get("created_at", created_at), in_progress=True)
+                return Claim(created_at, existing=turn)
+        return Claim(created_at, in_progress=True)
 
     def save(self, turn: Turn) -> None:
         """Store a finished turn (any status). Saving the same turn again is harmless."""
@@ -303,21 +335,6 @@ class HistoryStore:
 
     def _part_key(self, turn: Turn, index: int) -> str:
         return f"{PART}{turn.created_at}#{turn.request_id}#{index:05d}"
-
-    def _put_if_absent(self, data: dict[str, Any], now: float) -> bool:
-        """Put unless a live item exists (an expired one that DynamoDB has not yet deleted
-        counts as absent)."""
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=_to_item(data),
-                ConditionExpression="attribute_not_exists(#sk) OR #ttl <= :now",
-                ExpressionAttributeNames={"#sk": _SK, "#ttl": _TTL},
-                ExpressionAttributeValues=_to_item({":now": int(now)}),
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
     def _get(self, user_id: str, sort_key: str) -> dict[str, Any] | None:
         response = self.client.get_item(

@@ -35,7 +35,7 @@ from .auth import validate_user_id
 from .config import Settings
 from .errors import ChatError, ErrorCode
 from .events import Delta, End, Error, Event, Latency, Start, Usage
-from .history import HistoryStore, Turn
+from .history import Claim, HistoryStore, Turn
 from .protocol import validate_question
 from .retry import error_name, retry_within
 
@@ -100,7 +100,13 @@ class ChatSession:
     # -- the streaming core ------------------------------------------------------------
 
     async def astream(
-        self, user_id: str, text: str, request_id: str | None = None
+        self,
+        user_id: str,
+        text: str,
+        request_id: str | None = None,
+        *,
+        claim: Claim | None = None,
+        recent: list[Turn] | None = None,
     ) -> AsyncIterator[Event]:
         """Answer ``text`` for ``user_id``: ``Start``, ``Delta``…, then ``End`` or ``Error``.
 
@@ -108,6 +114,9 @@ class ChatSession:
         ``interrupted``. Validation errors, and history that cannot be reached before the
         answer (``internal``), end the stream with an ``Error`` and store nothing; every
         accepted request ends as exactly one stored turn (or a ``not_saved`` error).
+        ``claim`` and ``recent``: the claim of ``request_id`` and the context, when the
+        caller already has them (the Lambda backend gets both with its admission);
+        without them the session claims and reads by itself.
         """
         request_id = request_id or uuid.uuid4().hex
         started = time.perf_counter()
@@ -119,8 +128,8 @@ class ChatSession:
         # Claim the request and read the context in parallel: one round trip, not two.
         try:
             claim, recent = await asyncio.gather(
-                asyncio.to_thread(self.history.claim, user_id, request_id),
-                asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS),
+                _given(claim) or asyncio.to_thread(self.history.claim, user_id, request_id),
+                _given(recent) or asyncio.to_thread(self.history.recent, user_id, CONTEXT_TURNS),
             )
         except Exception as exc:  # storage down: nothing asked, nothing stored
             log.warning(
@@ -268,6 +277,15 @@ class ChatSession:
         turn.answer = "".join(answer)
         turn.status = status
         turn.latency_ms = {"first_token": first_token, "total": _ms_since(started)}
+
+
+def _given(value: Any) -> Any:
+    """An awaitable of ``value`` if the caller gave one (not None), else None."""
+    if value is None:
+        return None
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 def _ms_since(started: float) -> int:

@@ -23,6 +23,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -47,7 +48,7 @@ from ..protocol import (
 from ..ratelimit import Bucket
 from .apigw import HttpEvent, WebSocketEvent, bearer_token, json_response
 from .relay import ConnectionGone, RelayResult, relay
-from .state import StateStore
+from .state import Generation, Limits, StateStore, Verdict
 
 __all__ = ["Backend"]
 
@@ -208,22 +209,22 @@ class Backend:
             identity = self.state.identity_of(event.connection_id)
             if identity is None:
                 raise ProtocolError(ErrorCode.UNAUTHORIZED)
-            user_id = identity.user_id
-            message = self._parsed(event, user_id)
+            message = self._parsed(event, identity, socket)
             rid = getattr(message, "request_id", None)
-            self._rate_limit(user_id, event.connection_id, rid)
-            self._still_signed_in(identity, rid, socket)
+            if identity.expires_at <= self._clock():
+                self._signed_out(_EXPIRED, rid, socket)
+            if isinstance(message, ChatMessage):
+                self._chat(identity, event.connection_id, message, socket)
+                return _OK
+            self._settle(self.state.charge(event.connection_id, identity, self.limits), rid, socket)
             if isinstance(message, PingMessage):
                 post(json.dumps({"type": "pong"}))
             elif isinstance(message, StopMessage):
-                self.state.request_stop(user_id, message.request_id)
+                self.state.request_stop(identity.user_id, message.request_id)
             elif isinstance(message, SignOutMessage):
                 self.state.sign_out(identity)
                 log.info("signed out", extra={"connection_id": event.connection_id})
                 socket.close()
-            elif isinstance(message, ChatMessage):
-                self._admit(user_id, rid)
-                self._chat(user_id, message, post)
         except ProtocolError as err:
             _post_quietly(post, _error_frame(err.request_id, err))
         except _SignedOut:
@@ -237,24 +238,16 @@ class Backend:
             _post_quietly(post, _error_frame(rid, ChatError(ErrorCode.INTERNAL)))
         return _OK
 
-    def _still_signed_in(self, identity: Identity, request_id: str | None, socket: _Socket) -> None:
-        """Tell the client and close the connection if its token expired or was revoked
-        since ``$connect`` (API Gateway itself never re-checks an open connection)."""
-        if identity.expires_at <= self._clock():
-            reason = _EXPIRED
-        elif self.state.revoked(identity):
-            reason = _REVOKED
-        else:
-            return
-        log.info("signed out connection closed", extra={"request_id": request_id})
-        _post_quietly(
-            socket.post,
-            _error_frame(request_id, ChatError(ErrorCode.UNAUTHORIZED, reason)),
+    @cached_property
+    def limits(self) -> Limits:
+        """The rate buckets every frame is charged to (from the settings)."""
+        s = self.settings
+        return Limits(
+            Bucket.per_minute(s.rate_connection_burst, s.rate_connection_per_minute),
+            Bucket.per_minute(s.rate_user_burst, s.rate_user_per_minute),
         )
-        socket.close()
-        raise _SignedOut
 
-    def _parsed(self, event: WebSocketEvent, user_id: str) -> ClientMessage:
+    def _parsed(self, event: WebSocketEvent, identity: Identity, socket: _Socket) -> ClientMessage:
         """The frame parsed; an invalid one is charged to the rate limits before it is
         refused (the refusal is then ``rate_limited`` once they are spent)."""
         try:
@@ -264,73 +257,121 @@ class Backend:
                 max_text_bytes=self.settings.max_question_bytes,
             )
         except ProtocolError as err:
-            self._rate_limit(user_id, event.connection_id, err.request_id)
+            verdict = self.state.charge(event.connection_id, identity, self.limits)
+            self._settle(verdict, err.request_id, socket)
             raise
 
-    def _rate_limit(self, user_id: str, connection_id: str, rid: str | None) -> None:
-        """Take one token from the connection's and the user's rate buckets, or raise
-        ``rate_limited`` with ``retry_after``."""
-        s = self.settings
-        for key, bucket in (
-            (
-                f"conn#{connection_id}",
-                Bucket.per_minute(s.rate_connection_burst, s.rate_connection_per_minute),
-            ),
-            (f"user#{user_id}", Bucket.per_minute(s.rate_user_burst, s.rate_user_per_minute)),
-        ):
-            decision = self.state.take(key, bucket)
-            if not decision.allowed:
-                log.info("rate limited", extra={"request_id": rid, "bucket": key.split("#")[0]})
-                raise ProtocolError(
-                    ErrorCode.RATE_LIMITED,
-                    request_id=rid,
-                    retry_after=math.ceil(decision.retry_after),
-                )
-
-    def _admit(self, user_id: str, rid: str) -> None:
-        """The history cap before a chat. Raises :class:`ProtocolError` for the client."""
-        s = self.settings
-        keep = s.ttl_days * 86400
-        if self.state.count_turn(user_id, keep) <= s.max_history_turns:
+    def _settle(self, verdict: Verdict, rid: str | None, socket: _Socket) -> None:
+        """Nothing if the frame was admitted; else tell the client why (``ProtocolError``),
+        or close a connection whose sign-in was revoked."""
+        if verdict.refused is None:
             return
-        stored = self.history.count_turns(user_id)  # the counter never shrinks: recount
-        full = stored >= s.max_history_turns
-        self.state.set_turn_count(user_id, stored if full else stored + 1, keep)
-        if full:
+        if verdict.refused == "revoked":
+            self._signed_out(_REVOKED, rid, socket)
+        log.info(verdict.refused, extra={"request_id": rid})
+        if verdict.refused == "history_full":
+            turns = self.settings.max_history_turns
             raise ProtocolError(
                 ErrorCode.HISTORY_FULL,
-                f"최대 {s.max_history_turns:,}턴입니다. (At most {s.max_history_turns:,} turns.)",
+                f"최대 {turns:,}턴입니다. (At most {turns:,} turns.)",
                 request_id=rid,
             )
-
-    def _chat(self, user_id: str, message: ChatMessage, post: Callable[[str], Any]) -> None:
-        rid, s = message.request_id, self.settings
-        slot = self.state.acquire_lease(
-            user_id, rid, slots=s.max_generations_per_user, seconds=s.generation_lease_seconds
+        code = {"gone": ErrorCode.UNAUTHORIZED, "busy": ErrorCode.BUSY}
+        retry_after = math.ceil(verdict.retry_after) if verdict.refused == "rate_limited" else None
+        raise ProtocolError(
+            code.get(verdict.refused, ErrorCode.RATE_LIMITED),
+            request_id=rid,
+            retry_after=retry_after,
         )
-        if slot is None:
-            raise ProtocolError(ErrorCode.BUSY, request_id=rid)
-        release = _once(lambda: self.state.release_lease(user_id, slot, rid))
-        try:
-            result: RelayResult = asyncio.run(
-                relay(
-                    _released_at_the_end(self.session.astream(user_id, message.text, rid), release),
-                    post,
-                    request_id=rid,
-                    stop_requested=lambda: self.state.stop_requested(user_id, rid),
-                )
+
+    def _signed_out(self, reason: str, rid: str | None, socket: _Socket) -> None:
+        """Tell the client and close the connection: its token expired or was revoked
+        since ``$connect`` (API Gateway itself never re-checks an open connection)."""
+        log.info("signed out connection closed", extra={"request_id": rid})
+        _post_quietly(socket.post, _error_frame(rid, ChatError(ErrorCode.UNAUTHORIZED, reason)))
+        socket.close()
+        raise _SignedOut
+
+    def _admitted(self, identity: Identity, connection_id: str, rid: str) -> Admission:
+        """Charge the chat and take its turn, lease and claim in one transaction; a full
+        turn counter (it never shrinks) is recounted from the history once."""
+        s, user = self.settings, identity.user_id
+        keep = s.ttl_days * 86400
+
+        def admit() -> Admission:
+            claim = self.history.claim_put(user, rid)
+            ask = Generation(
+                rid,
+                s.max_generations_per_user,
+                s.generation_lease_seconds,
+                s.max_history_turns,
+                keep,
+                claim,
             )
-        finally:
-            release()
+            return Admission(self.state.admit(connection_id, identity, self.limits, ask), claim)
+
+        admission = admit()
+        if admission.verdict.refused != "history_full":
+            return admission
+        stored = self.history.count_turns(user)
+        self.state.set_turn_count(user, stored, keep)
+        if stored < s.max_history_turns:
+            admission = admit()
+        if admission.verdict.refused == "history_full":  # charged all the same
+            charged = self.state.charge(connection_id, identity, self.limits)
+            admission.verdict = charged if charged.refused else admission.verdict
+        return admission
+
+    def _chat(
+        self, identity: Identity, connection_id: str, message: ChatMessage, socket: _Socket
+    ) -> None:
+        limited = self.state.limited(connection_id, identity.user_id, self.limits)
+        self._settle(limited, message.request_id, socket)
+        result: RelayResult = asyncio.run(self._answer(identity, connection_id, message, socket))
         log.info(
             "chat relayed",
             extra={
-                "request_id": rid,
+                "request_id": message.request_id,
                 "outcome": result.outcome,
                 "frames": result.frames,
                 "bytes": result.bytes,
             },
         )
+
+    async def _answer(
+        self, identity: Identity, connection_id: str, message: ChatMessage, socket: _Socket
+    ) -> RelayResult:
+        """Admit the chat while the context is read (one round trip for both), then stream
+        the answer: the model is asked as soon as both are back."""
+        from ..session import CONTEXT_TURNS
+
+        rid, user = message.request_id, identity.user_id
+        context = asyncio.ensure_future(asyncio.to_thread(self.history.recent, user, CONTEXT_TURNS))
+        try:
+            admission = await asyncio.to_thread(self._admitted, identity, connection_id, rid)
+            self._settle(admission.verdict, rid, socket)
+        except BaseException:
+            context.cancel()
+            raise
+        slot = admission.verdict.slot
+        release = _once(
+            (lambda: self.state.release_lease(user, slot, rid)) if slot is not None else _nothing
+        )
+        try:
+            claim = await asyncio.to_thread(
+                self.history.claimed, admission.claim, admission.verdict.taken
+            )
+            events = self.session.astream(
+                user, message.text, rid, claim=claim, recent=await context
+            )
+            return await relay(
+                _released_at_the_end(events, release),
+                socket.post,
+                request_id=rid,
+                stop_requested=lambda: self.state.stop_requested(user, rid),
+            )
+        finally:
+            release()
 
     def _socket(self, event: WebSocketEvent) -> _Socket:
         endpoint = self.settings.connections_endpoint or event.management_endpoint
@@ -405,6 +446,14 @@ class _SignedOut(Exception):
     """The connection's sign-in ended; the client was told and the connection closed."""
 
 
+@dataclass
+class Admission:
+    """A chat's admission: the state table's verdict and the history claim it carried."""
+
+    verdict: Verdict
+    claim: dict[str, Any]
+
+
 class _Socket:
     """One client connection through ``@connections``: post frames, or close it."""
 
@@ -445,6 +494,10 @@ async def _released_at_the_end(
             yield event
     finally:
         release()
+
+
+def _nothing() -> None:
+    """A claim taken earlier holds no lease: nothing to release."""
 
 
 def _once(action: Callable[[], None]) -> Callable[[], None]:
