@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,19 +157,21 @@ def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifa
                         ?.textContent.length > 0""",
             timeout=30_000,
         )
-        lengths = []
-        for _ in range(14):
+        lengths = [len(streaming.inner_text())]
+        for _ in range(2):  # it grows twice more while the answer is still streaming
+            page.wait_for_function(
+                """(n) => document.querySelector(
+                    '.chatkit-msg[data-status="streaming"] .chatkit-stream'
+                )?.textContent.length > n""",
+                arg=lengths[-1],
+            )
             lengths.append(len(streaming.inner_text()))
-            page.wait_for_timeout(100)
-        assert lengths == sorted(lengths) and len(set(lengths)) >= 3, lengths
+        assert lengths == sorted(lengths) and len(set(lengths)) == 3, lengths
         assert page.locator("button.chatkit-send").is_disabled()
 
-        clicked = time.perf_counter()
-        page.locator("button.chatkit-stop").click()
+        page.locator("button.chatkit-stop").click()  # stop latency: benchmarks/widget.py
         stopped = page.locator('.chatkit-msg[data-role="assistant"][data-status="interrupted"]')
         stopped.wait_for()
-        stop_seconds = time.perf_counter() - clicked
-        assert stop_seconds < 2, stop_seconds  # page round trip included; kernel side ~10 ms
         assert "중단됨" in stopped.locator(".chatkit-footer").inner_text()
         shown = stopped.locator(".chatkit-body").inner_text().strip()
         assert len(shown) >= lengths[-1] > 0
