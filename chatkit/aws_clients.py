@@ -1,8 +1,10 @@
 """boto3 clients built from :class:`Settings` — the only place endpoints are chosen.
 
 Offline and AWS differ only in ``endpoint_url`` (and dummy credentials set by the
-offline stack); the code path is otherwise the same. Clients are cached per settings
-so a warm Lambda or a long notebook session reuses them::
+offline stack); the code path is otherwise the same. Clients are cached by what they
+depend on (service, region, endpoint, timeouts, mode and the standard AWS variables), so a
+warm Lambda, a long notebook session and settings that differ only in table names or
+model reuse them::
 
     client = bedrock_runtime_client(Settings.from_env())
 """
@@ -31,13 +33,13 @@ USER_AGENT = "chatkit/0.1"
 MAX_POOL_CONNECTIONS = 64
 
 
-def _config(settings: Settings, read_timeout: int) -> Any:
+def _config(max_attempts: int, read_timeout: int) -> Any:
     from botocore.config import Config
 
     return Config(
         connect_timeout=10,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         user_agent_extra=USER_AGENT,
         tcp_keepalive=True,
         max_pool_connections=MAX_POOL_CONNECTIONS,
@@ -55,26 +57,40 @@ _AWS_CHOICES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_R
 
 
 def _client(service: str, settings: Settings) -> Any:
-    return _cached_client(service, settings, _aws_environment())
+    bedrock = service.startswith("bedrock")
+    endpoints = {"cognito-idp": settings.cognito_endpoint, "dynamodb": settings.dynamodb_endpoint}
+    return _cached_client(
+        service,
+        settings.bedrock_region if bedrock else settings.region,
+        settings.bedrock_endpoint if bedrock else endpoints[service],
+        settings.read_timeout if bedrock else 20,
+        settings.max_attempts,
+        settings.mode == "offline",
+        _aws_environment(),
+    )
 
 
 @lru_cache(maxsize=16)
-def _cached_client(service: str, settings: Settings, _environment: tuple) -> Any:
+def _cached_client(
+    service: str,
+    region: str,
+    endpoint: str | None,
+    read_timeout: int,
+    max_attempts: int,
+    offline: bool,
+    _environment: tuple,
+) -> Any:
     import boto3
 
-    bedrock = service.startswith("bedrock")
-    endpoints = {"cognito-idp": settings.cognito_endpoint}
     # Offline endpoints accept any signature; dummy keys keep boto3 from searching for
     # (or using) real credentials.
     dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
     return boto3.session.Session().client(
         service,
-        region_name=settings.bedrock_region if bedrock else settings.region,
-        endpoint_url=settings.bedrock_endpoint
-        if bedrock
-        else endpoints.get(service, settings.dynamodb_endpoint),
-        config=_config(settings, settings.read_timeout if bedrock else 20),
-        **(dummy if settings.mode == "offline" else {}),
+        region_name=region,
+        endpoint_url=endpoint,
+        config=_config(max_attempts, read_timeout),
+        **(dummy if offline else {}),
     )
 
 
@@ -119,16 +135,20 @@ def preload_management_client(settings: Settings) -> None:
     )
 
 
-@lru_cache(maxsize=16)
 def management_client(settings: Settings, endpoint: str) -> Any:
     """``apigatewaymanagementapi`` for one API's ``@connections`` endpoint (short timeouts:
     a post that hangs would stall the stream)."""
+    return _management_client(settings.region, endpoint, settings.mode == "offline")
+
+
+@lru_cache(maxsize=16)
+def _management_client(region: str, endpoint: str, offline: bool) -> Any:
     from botocore.config import Config
 
     dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
     return _management_session(_aws_environment()).client(
         "apigatewaymanagementapi",
-        region_name=settings.region,
+        region_name=region,
         endpoint_url=endpoint,
         config=Config(
             connect_timeout=3,
@@ -137,5 +157,5 @@ def management_client(settings: Settings, endpoint: str) -> Any:
             retries={"mode": "standard", "total_max_attempts": 2},
             max_pool_connections=MAX_POOL_CONNECTIONS,
         ),
-        **(dummy if settings.mode == "offline" else {}),
+        **(dummy if offline else {}),
     )
