@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from typing import Any, Self
@@ -81,10 +82,14 @@ class LocalDynamoDB:
 
 class _LoopbackGuard:
     """WSGI middleware: refuse foreign ``Host`` (421) and foreign ``Origin`` (403); answer
-    a loopback page's CORS preflight (``Access-Control-Max-Age`` 10 minutes)."""
+    a loopback page's CORS preflight (``Access-Control-Max-Age`` 10 minutes); hand moto
+    one request at a time (its backends are not thread-safe: ``TransactWriteItems`` copies
+    a table while other requests change it), each with its body already read, so a slow
+    client never holds the others up."""
 
     def __init__(self, app: Any, bound: str) -> None:
         self._app, self._bound = app, bound
+        self._one_at_a_time = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         origin = environ.get("HTTP_ORIGIN")
@@ -104,7 +109,10 @@ class _LoopbackGuard:
                 ],
             )
             return [b""]
-        return self._app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length) if length else b"")
+        with self._one_at_a_time:
+            return self._app(environ, start_response)
 
 
 _ASKED_HEADERS = "HTTP_ACCESS_CONTROL_REQUEST_HEADERS"
