@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +219,10 @@ class FrameWriter:
         """``data`` as frames ≤ ``max_bytes``; a long delta text becomes several deltas."""
         if data.get("type") != "delta":
             return [self.frame(data)]
+        whole = _dumps({**data, "request_id": self.request_id, "seq": self.seq})
+        if len(whole) * 4 <= self.max_bytes or len(whole.encode()) <= self.max_bytes:
+            self.seq += 1  # it fits (the usual case): no need to measure it char by char
+            return [whole]
         empty = {**data, "text": "", "request_id": self.request_id, "seq": 10**12}
         budget = self.max_bytes - len(_dumps(empty).encode())
         return [
@@ -238,45 +243,79 @@ def _split_json_text(text: str, budget: int) -> list[str]:
 
 
 class DeltaCoalescer:
-    """Batches delta text: the first piece goes out at once, later ones when ``interval``
-    seconds have passed since the last flush or ``max_bytes`` are waiting.
+    """Gathers streamed text into few sends — the one coalescer of every face (the relay's
+    WebSocket frames, the panel's and ``%%chat``'s display updates): the first piece goes
+    out at once, later ones when ``interval`` seconds have passed since the last release or
+    ``max_bytes`` (UTF-8) are waiting (``None``: no size rule). Sans I/O: pass ``now`` to
+    each call, or give a ``clock`` to read instead.
 
     >>> c = DeltaCoalescer(interval=0.05, max_bytes=1024)
     >>> c.push("안", now=0.0), c.push("녕", now=0.01), c.due(now=0.01)
     ('안', None, 0.04)
     >>> c.push("하", now=0.06)
     '녕하'
+    >>> c.flush(now=0.07) is None     # nothing waits
+    True
     """
 
-    def __init__(self, interval: float = 0.05, max_bytes: int = 1024) -> None:
+    def __init__(
+        self,
+        interval: float = 0.05,
+        max_bytes: int | None = 1024,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if interval < 0:
+            raise ValueError("interval must be >= 0")
         self.interval = interval
         self.max_bytes = max_bytes
+        self._clock = clock
         self._buffer: list[str] = []
         self._bytes = 0
         self._last_flush: float | None = None
 
-    def push(self, text: str, now: float) -> str | None:
-        """Add ``text``; returns what should be sent now, if anything."""
-        self._buffer.append(text)
-        self._bytes += len(text.encode())
+    @property
+    def pending(self) -> str:
+        """Text gathered but not released yet."""
+        return "".join(self._buffer)
+
+    def push(self, text: str, now: float | None = None) -> str | None:
+        """Add ``text``; returns everything waiting if it should be sent now, else None."""
+        if text:
+            self._buffer.append(text)
+            if self.max_bytes is not None:
+                self._bytes += len(text.encode())
+        if not self._buffer:
+            return None
+        now = self._now(now)
         if (
             self._last_flush is None
             or now - self._last_flush >= self.interval
-            or self._bytes >= self.max_bytes
+            or (self.max_bytes is not None and self._bytes >= self.max_bytes)
         ):
             return self.flush(now)
         return None
 
-    def due(self, now: float) -> float | None:
-        """Seconds until the waiting text must be flushed; None when nothing waits."""
-        if not self._buffer or self._last_flush is None:
-            return None
-        return max(0.0, self._last_flush + self.interval - now)
-
-    def flush(self, now: float) -> str | None:
-        """Everything waiting (None if nothing)."""
+    def due(self, now: float | None = None) -> float | None:
+        """Seconds until the waiting text must be released; None when nothing waits."""
         if not self._buffer:
             return None
-        self._last_flush = now
+        if self._last_flush is None:
+            return 0.0
+        return max(0.0, self._last_flush + self.interval - self._now(now))
+
+    def flush(self, now: float | None = None) -> str | None:
+        """Release everything waiting (the timer fired, or the answer ended); None if
+        nothing waits."""
+        if not self._buffer:
+            return None
+        self._last_flush = self._now(now)
         text, self._buffer, self._bytes = "".join(self._buffer), [], 0
         return text
+
+    def _now(self, now: float | None) -> float:
+        if now is not None:
+            return now
+        if self._clock is None:
+            raise TypeError("pass now= or give the DeltaCoalescer a clock")
+        return self._clock()

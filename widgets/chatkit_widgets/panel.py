@@ -7,7 +7,8 @@ stop. The logic is plain Python on the kernel's asyncio loop, testable without a
 
 - ``send(text)`` adds the question and an empty answer and returns the ``asyncio.Task``
   that streams into it; the cell that called it returns at once.
-- Streaming updates are coalesced (``coalesce.Coalescer``: at most one per ``interval``,
+- Streaming updates are coalesced (``coalesce.Coalescer``, chatkit's one coalescer
+  ``chatkit.protocol.DeltaCoalescer`` with the display's defaults: at most one per ``interval``,
   default 0.25 s, plus the end) and carry only new text; only the current answer's widget
   is touched. Adding a message re-sends the transcript's ``children`` list, which holds
   widget ids only, never the messages' text.
@@ -122,21 +123,21 @@ class _LiveAnswer:
             self._cancel_timer()
             self.view.show(ready)
         elif self._timer is None:
-            self._timer = self.loop.call_later(self.coalescer.due_in() or 0.0, self._flush)
+            self._timer = self.loop.call_later(self.coalescer.due() or 0.0, self._flush)
 
     def finish(self, status: str, footer: str | None = None) -> None:
         """End the answer once (later calls do nothing); the final HTML holds all text."""
         if self.view.finished:
             return
         self._cancel_timer()
-        self.coalescer.drain()
+        self.coalescer.flush()  # the final view shows all the text
         if footer is None:
             footer = footer_text(status, self.first_token_ms, self._elapsed_ms())
         self.view.finish(status, footer)
 
     def _flush(self) -> None:
         self._timer = None
-        if not self.view.finished and (text := self.coalescer.drain()):
+        if not self.view.finished and (text := self.coalescer.flush()):
             self.view.show(text)
 
     def _cancel_timer(self) -> None:
