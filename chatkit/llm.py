@@ -9,20 +9,33 @@ comes from :mod:`chatkit.aws_clients` (long read timeout, standard retries)::
     async for chunk in model.astream("안녕?"):
         print(chunk.text, end="")
 
+``stream_chunks`` is ``model.astream`` without langchain's thread hop per chunk.
+
 ``classify_error`` turns any exception from the model call into a :class:`ChatError`
 with a stable code and a bilingual hint; the original goes to the logs only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from .aws_clients import bedrock_client, bedrock_runtime_client
 from .config import Settings
 from .errors import ChatError, ErrorCode
 
-__all__ = ["PROFILE_PREFIXES", "base_model_id", "classify_error", "make_chat_model"]
+__all__ = [
+    "PROFILE_PREFIXES",
+    "base_model_id",
+    "classify_error",
+    "make_chat_model",
+    "stream_chunks",
+]
 
 #: Geography prefixes of cross-region inference-profile ids (``global.``, ``apac.``…).
 PROFILE_PREFIXES = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
@@ -53,6 +66,114 @@ def make_chat_model(settings: Settings, *, model_id: str | None = None) -> Any:
         temperature=0.3,
         disable_streaming=False,
     )
+
+
+async def stream_chunks(model: Any, messages: Any) -> AsyncIterator[Any]:
+    """The chunks of ``model.astream(messages)``, read with fewer thread switches.
+
+    A langchain chat model that streams only synchronously (``ChatBedrockConverse``: boto3
+    is blocking) gets langchain's default ``astream``, which hands every single chunk to
+    the event loop's executor and back — two thread switches and a Future per token. Such
+    a model is read here by its own ``stream`` in one worker thread for the whole answer;
+    chunks reach the loop in batches (one wake-up for whatever arrived meanwhile). Other
+    models (native async ones, fakes) stream through ``astream`` as they are. Closing the
+    iterator early stops the worker after the chunk it is reading::
+
+        async with contextlib.aclosing(stream_chunks(model, "안녕?")) as chunks:
+            async for chunk in chunks:
+                print(chunk.text, end="")
+    """
+    if _streams_per_chunk_in_executor(model):
+        chunks = _in_thread(lambda: model.stream(messages))
+    else:
+        chunks = model.astream(messages)
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        await chunks.aclose()
+
+
+def _streams_per_chunk_in_executor(model: Any) -> bool:
+    """True for a langchain chat model whose ``astream`` is langchain's default executor
+    wrapper around its synchronous ``_stream``."""
+    from langchain_core.language_models import BaseChatModel
+
+    kind = type(model)
+    return (
+        isinstance(model, BaseChatModel)
+        and kind._astream is BaseChatModel._astream
+        and kind._stream is not BaseChatModel._stream
+    )
+
+
+_END = object()
+
+
+async def _in_thread(make: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+    """Iterate the blocking iterator ``make()`` in one worker thread (with this context's
+    variables, as ``run_in_executor`` would); the loop is woken only when it waits."""
+    loop = asyncio.get_running_loop()
+    items: deque[Any] = deque()
+    lock = threading.Lock()
+    waiter: asyncio.Future[None] | None = None
+    stopped = threading.Event()  # the consumer left: stop after the current item
+
+    def wake(future: asyncio.Future[None]) -> None:
+        if not future.done():
+            future.set_result(None)
+
+    def hand_over(item: Any) -> None:
+        nonlocal waiter
+        with lock:
+            items.append(item)
+            future, waiter = waiter, None
+        if future is not None:
+            loop.call_soon_threadsafe(wake, future)
+
+    def pump() -> None:
+        try:
+            iterator = make()
+            try:
+                for item in iterator:
+                    if stopped.is_set():
+                        break
+                    hand_over(item)
+            finally:
+                getattr(iterator, "close", lambda: None)()
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(_Raised(exc))
+        hand_over(_END)
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run, args=(pump,), name="chatkit-stream", daemon=True
+    )
+    worker.start()
+    try:
+        while True:
+            with lock:
+                batch = list(items)
+                items.clear()
+                if not batch:
+                    waiter = loop.create_future()
+            if not batch:
+                await waiter
+                continue
+            for item in batch:
+                if item is _END:
+                    return
+                if isinstance(item, _Raised):
+                    raise item.exc
+                yield item
+    finally:
+        stopped.set()
+        with lock:
+            waiter = None  # the loop may be closed when the worker hands over its last item
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 _PROFILE_HINT = (

@@ -22,6 +22,7 @@ events::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -36,6 +37,7 @@ from .config import Settings
 from .errors import ChatError, ErrorCode
 from .events import Delta, End, Error, Event, Latency, Start, Usage
 from .history import Claim, HistoryStore, Turn
+from .llm import stream_chunks
 from .protocol import validate_question
 from .retry import error_name, retry_within
 
@@ -160,14 +162,16 @@ class ChatSession:
         first_token: int | None = None
         error: ChatError | None = None
         try:
-            async for chunk in self.model.astream(self._context(recent, question)):
-                _collect_metadata(turn, chunk)
-                piece = chunk.text
-                if piece:
-                    if first_token is None:
-                        first_token = _ms_since(started)
-                    answer.append(piece)
-                    yield Delta(request_id, piece)
+            chunks = stream_chunks(self.model, self._context(recent, question))
+            async with contextlib.aclosing(chunks):  # the model stops when the turn does
+                async for chunk in chunks:
+                    _collect_metadata(turn, chunk)
+                    piece = chunk.text
+                    if piece:
+                        if first_token is None:
+                            first_token = _ms_since(started)
+                        answer.append(piece)
+                        yield Delta(request_id, piece)
         except (asyncio.CancelledError, GeneratorExit):
             self._finish(turn, answer, "interrupted", first_token, started)
             await _shielded(self._store(turn))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -134,6 +135,28 @@ async def test_deltas_arrive_while_the_model_still_streams(settings, stack):
     await stream.aclose()
     left = await asyncio.to_thread(stack.emulator.wait_client_left, "demo.incremental")
     assert left is not None and 0 < left.sent < left.total
+
+
+def test_a_long_answer_takes_a_few_thread_hops_not_one_per_chunk(session):
+    """langchain-aws streams through boto3's blocking iterator; langchain's own ``astream``
+    hands every chunk to the executor and back. The session reads it in one worker thread:
+    the loop's executor runs only the history calls (claim, context, save)."""
+    hops = []
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            hops.append(getattr(fn, "__name__", fn))
+            return super().submit(fn, *args, **kwargs)
+
+    async def answer():
+        asyncio.get_running_loop().set_default_executor(Counting(4))
+        return await _collect(session, "u", "!long 2000 서울 이야기", "long")
+
+    events = asyncio.run(answer())
+    deltas = [e for e in events if e.type == "delta"]
+    assert events[-1].type == "end" and len(deltas) >= 500
+    assert len(hops) <= 3, hops
+    assert session.history.get("u", "long").answer == _answer(events)
 
 
 def test_sync_stream_for_scripts(session):
