@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage
 from chatkit.history import Turn
 from chatkit.session import ChatSession
 
-LONG = "!rate 200 !long 1500 서울 이야기"  # ~700 tokens in ~3.5 s
+LONG = "!rate 400 !long 1500 서울 이야기"  # ~700 tokens in ~1.8 s
 
 
 async def test_streaming_is_coalesced_and_touches_only_the_current_answer(session, recorder):
@@ -180,8 +180,9 @@ async def test_two_panels_for_two_users_stay_isolated(session):
 
 async def test_composer_sends_and_refuses_while_busy(session, recorder):
     panel = ChatPanel(session, "u")
-    panel.composer._handle_custom_msg({"type": "send", "text": "!rate 50 !long 400 서울"}, [])
-    assert panel.busy and panel.messages[-2]["text"] == "!rate 50 !long 400 서울"
+    # busy from the send on: the answer cannot stream before this test next awaits
+    panel.composer._handle_custom_msg({"type": "send", "text": "!rate 50 서울"}, [])
+    assert panel.busy and panel.messages[-2]["text"] == "!rate 50 서울"
     panel.composer._handle_custom_msg({"type": "send", "text": "두 번째"}, [])
     assert "still streaming" in panel.notice.value
     accepted = [m for m in recorder.of(panel.composer, deep=False) if m.method == "custom"]
