@@ -74,10 +74,9 @@ class Invoker(Protocol):
 class LambdaContext:
     """The parts of the Lambda ``context`` object that handlers use.
 
-    Example::
-
-        context = LambdaContext("ws_default", timeout=300)
-        context.get_remaining_time_in_millis()  # ≈ 300000
+    >>> context = LambdaContext("ws_default", timeout=300)
+    >>> 0 < context.get_remaining_time_in_millis() <= 300_000
+    True
     """
 
     def __init__(self, function_name: str, timeout: float) -> None:

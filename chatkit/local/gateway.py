@@ -715,9 +715,11 @@ def check_bind(host: str, settings: Any) -> None:
     """Raise :class:`UnsafeBind` when ``host`` is not a loopback address and no secret of
     one's own is configured (``CHATKIT_AUTH_SECRET``: demo tokens and history cursors).
 
-    Example::
-
-        check_bind("0.0.0.0", Settings.from_env())  # UnsafeBind unless a secret is set
+    >>> check_bind("127.0.0.1", Settings())
+    >>> check_bind("0.0.0.0", Settings(auth_secret="a secret of our own"))
+    >>> check_bind("0.0.0.0", Settings())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    chatkit.local.gateway.UnsafeBind: 0.0.0.0에서 열려면 CHATKIT_AUTH_SECRET에 ... 정하세요: ...
     """
     if host_allowed(host, bound="localhost", extra=()) or (
         settings.auth_secret != type(settings).auth_secret
