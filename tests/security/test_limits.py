@@ -80,6 +80,19 @@ def test_the_user_bucket_is_shared_by_every_container(settings, api):
     assert outcome(api, "r4")["type"] == "end"
 
 
+def test_replayed_chats_are_charged_too(settings, api):
+    """A redelivered request id is answered from history without the model — and still
+    costs a token, as every frame does (else replays would be a free flood)."""
+    limits = {"rate_connection_burst": 3, "rate_connection_per_minute": 1}
+    backend = backend_with(settings, api, **limits)
+    connect(backend, "민수")
+    for _ in range(3):
+        chat(backend, "r1")
+    assert outcome(api, "r1")["replayed"] is True
+    chat(backend_with(settings, api, **limits), "r2")  # another container: from the table
+    assert outcome(api, "r2")["code"] == "rate_limited"
+
+
 def test_a_limited_user_may_chat_again_after_retry_after(settings, api):
     clock = Clock()
     backend = backend_with(settings, api, clock, rate_user_burst=1, rate_user_per_minute=6)
