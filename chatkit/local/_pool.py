@@ -196,18 +196,27 @@ class ProcessPoolInvoker:
             raise RuntimeError(f"the handler workers did not start: {err}") from None
 
     def _replace(self, worker: _Worker, code: int) -> None:
+        """A worker exited: start another in its slot, unless it never got ready (a worker
+        that cannot start would be restarted forever) or the pool is closing."""
         if self._closing or worker not in self._workers:
+            return
+        if worker.ready.exception() is not None:
+            log.error("pool worker %d exited with %s before it was ready", worker.pid, code)
+            self._workers = [w for w in self._workers if w is not worker]
             return
         log.error("pool worker %d exited with %s; starting another", worker.pid, code)
         assert self._started is not None
-        self._workers[self._workers.index(worker)] = _Worker(self._started, self._replace)
+        self._workers = [
+            _Worker(self._started, self._replace) if w is worker else w for w in self._workers
+        ]
 
     async def invoke(self, route_key: str, event: dict[str, Any]) -> Any:
-        if not self._workers:
+        workers = self._workers  # a new list when a worker is replaced
+        if not workers:
             raise RuntimeError("the handler workers are not running")
         # Choose and count in one step (no await between): a burst of frames spreads out.
-        slot = min(range(len(self._workers)), key=lambda i: self._workers[i].running)
-        worker = self._workers[slot]
+        slot = min(range(len(workers)), key=lambda i: workers[i].running)
+        worker = workers[slot]
         worker.running += 1
         self.invocations[slot] += 1
         request = {

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from backend_client import Reply, Served, ask, chatkit_serve, finished, receive, wait_for
 
-from benchmarks.concurrency import offline_env
+from benchmarks.concurrency import child_pids, offline_env
 from chatkit.local._pool import ProcessPoolInvoker
 from chatkit.local.gateway import Gateway
 
@@ -134,3 +134,11 @@ def test_chatkit_serve_with_workers_ends_them_on_a_signal(stack, sent):
         serve.process.send_signal(sent)
         assert serve.process.wait(timeout=30) == 0, serve.stderr()
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def test_workers_that_cannot_start_fail_the_start_and_leave_no_process(settings):
+    before = set(child_pids(os.getpid()))
+    invoker = ProcessPoolInvoker(settings.with_(auth="cognito"), workers=2)  # no pool ids
+    with pytest.raises(RuntimeError, match="did not start"):
+        invoker.start({})
+    assert invoker.pids == [] and set(child_pids(os.getpid())) == before
