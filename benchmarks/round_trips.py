@@ -79,6 +79,7 @@ class CallLog:
         self.partner_wait = partner_wait
         self._events = 0
         self._changed = threading.Condition()
+        self._watched: list[tuple[Any, str, str]] = []
 
     def watch(self, dynamodb: Any, bedrock: Any) -> CallLog:
         """Hook into these clients (again: no effect)."""
@@ -87,8 +88,17 @@ class CallLog:
             (dynamodb, "after-call.dynamodb", self._after),
             (bedrock, "before-call.bedrock-runtime.ConverseStream", self._model),
         ):
-            client.meta.events.register(event, handler, unique_id=f"{id(self)}-{event}")
+            unique_id = f"{id(self)}-{event}"
+            client.meta.events.register(event, handler, unique_id=unique_id)
+            self._watched.append((client, event, unique_id))
         return self
+
+    def unwatch(self) -> None:
+        """Remove the hooks: clients are shared (cached per endpoint), a hook left behind
+        would hold every later DynamoDB call for ``partner_wait``."""
+        for client, event, unique_id in self._watched:
+            client.meta.events.unregister(event, unique_id=unique_id)
+        self._watched.clear()
 
     @property
     def model_asked(self) -> bool:

@@ -7,6 +7,7 @@ call starts after an earlier one returned (:class:`benchmarks.round_trips.CallLo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from handler_client import connect, fixture
@@ -21,8 +22,10 @@ MAX_ROUND_TRIPS = 2
 
 
 @pytest.fixture
-def log() -> CallLog:
-    return CallLog()
+def log() -> Iterator[CallLog]:
+    log = CallLog()
+    yield log
+    log.unwatch()  # the clients outlive the test
 
 
 def container(backend: Backend, **settings) -> Backend:
