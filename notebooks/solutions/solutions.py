@@ -5,19 +5,16 @@
 
 # %% 01_bedrock_streaming ex-stats
 def stream_stats(arrivals, output_tokens):
-    spread = arrivals[-1] - arrivals[0]
+    spread = arrivals[-1] - arrivals[0]  # 첫 도착 → 마지막 도착, 초 (first → last arrival, s)
     return {"ttft_ms": arrivals[0] * 1000,
             "tokens_per_s": output_tokens / spread if spread else None}
 
 # %% 01_bedrock_streaming ex-slow
-slow_arrivals = []
-started = time.perf_counter()
+started = time.perf_counter()  # 요청 전에 시계 시작 (start the clock before the request)
 response = client.converse_stream(modelId=settings.model_id, messages=[
-    {"role": "user", "content": [{"text": "!slow-first 1.5 제주 여행 추천해줘"}]}])
-for event in response["stream"]:
-    if "contentBlockDelta" in event:
-        slow_arrivals.append(time.perf_counter() - started)
-slow_ttft_ms = slow_arrivals[0] * 1000 if mode == "offline" else None
+    {"role": "user", "content": [{"text": "!slow-first 1.5 서울 여행 추천해줘"}]}])
+slow_arrivals = [time.perf_counter() - started for event in response["stream"] if "contentBlockDelta" in event]
+slow_ttft_ms = slow_arrivals[0] * 1000
 
 # %% 02_memory ex-context
 def my_context(turns_newest_first, question, *, system_prompt, budget):
@@ -26,7 +23,7 @@ def my_context(turns_newest_first, question, *, system_prompt, budget):
     kept = []  # 오래된 → 최신 (oldest → newest)
     for turn in turns_newest_first:  # 최신 턴부터 (newest first)
         if turn.status == "error" or not turn.answer:
-            continue
+            continue  # 실패한 턴, 빈 답은 건너뜀 (skip failed or empty turns)
         pair = turn_messages(turn)
         if count_message_tokens(pair) > room:
             break
@@ -43,8 +40,7 @@ budget_only_t3 = count_message_tokens(
 def my_claim(client, table, user, request_id):
     item = {PK: {"S": user}, SK: {"S": "R#" + request_id}}
     try:
-        client.put_item(TableName=table, Item=item,
-                        ConditionExpression="attribute_not_exists(#sk)",
+        client.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(#sk)",
                         ExpressionAttributeNames={"#sk": SK})
     except client.exceptions.ConditionalCheckFailedException:
         return False  # 이미 있음 (already claimed)
@@ -52,22 +48,17 @@ def my_claim(client, table, user, request_id):
 
 # %% 03_dynamodb_history ex-pages
 def my_pages(client, table, user, limit):
-    request = dict(
-        TableName=table,
-        KeyConditionExpression="#pk = :user AND begins_with(#sk, :turn)",
-        ExpressionAttributeNames={"#pk": PK, "#sk": SK},
-        ExpressionAttributeValues={":user": {"S": user}, ":turn": {"S": "T#"}},
-        ScanIndexForward=False,  # 최신부터 (newest first)
-        Limit=limit,
-    )
+    request = dict(TableName=table, Limit=limit, ScanIndexForward=False,  # 최신부터 (newest first)
+                   KeyConditionExpression="#pk = :user AND begins_with(#sk, :turn)",
+                   ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+                   ExpressionAttributeValues={":user": {"S": user}, ":turn": {"S": "T#"}})
     pages = []
-    response = client.query(**request)
-    pages.append([item[SK]["S"] for item in response["Items"]])
-    while "LastEvaluatedKey" in response:
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    while True:
         response = client.query(**request)
         pages.append([item[SK]["S"] for item in response["Items"]])
-    return pages
+        if "LastEvaluatedKey" not in response:
+            return pages
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]  # 여기부터 이어서 (continue from here)
 
 # %% 04_chat_session ex-mini
 async def mini_astream(session, user, text):
@@ -122,8 +113,8 @@ predicted = 7  # 30 ms(바로) + 150·270·390·510·630 ms + 끝에 남은 것 
 
 # %% 06_chat_panel ex-button
 clear_button = widgets.Button(description="지우기 (clear)")
+button_row = handmade_panel.children[1]  # 질문 상자, 보내기, 멈춤 (question box, send, stop)
 clear_button.on_click(lambda _button: setattr(transcript, "children", ()))
-button_row = handmade_panel.children[1]
 button_row.children = (*button_row.children, clear_button)
 
 # %% 06_chat_panel ex-interrupted
