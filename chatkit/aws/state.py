@@ -121,8 +121,8 @@ class StateStore:
 
     def identity_of(self, connection_id: str) -> Identity | None:
         """The identity bound at ``$connect`` (cached: a binding never changes)."""
-        if connection_id in self._bound:
-            return self._bound[connection_id]
+        if (known := self._bound.get(connection_id)) is not None:
+            return known
         item = self._get(f"conn#{connection_id}")
         if item is None:
             return None
@@ -135,7 +135,8 @@ class StateStore:
         names = ("due", "user_due")
         for key, name in zip(_keys(connection_id, identity.user_id), names, strict=True):
             self._note(key, _due(item, name))
-        _remember(self._bound, connection_id, identity)
+        with self._lock:
+            _remember(self._bound, connection_id, identity)
         return identity
 
     def open_connection(self, user_id: str, connection_id: str, cap: int) -> bool:
