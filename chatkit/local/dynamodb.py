@@ -51,6 +51,9 @@ class LocalDynamoDB:
         )
         from werkzeug.serving import make_server
 
+        from ._moto_transactions import install
+
+        install()  # transactions back up the items they touch, not whole tables
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = _LoopbackGuard(DomainDispatcherApplication(create_backend_app), self._host)
         handler = type("_Handler", (MotoRequestHandler,), {"timeout": SOCKET_TIMEOUT})
