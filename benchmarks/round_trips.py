@@ -2,17 +2,18 @@
 before issue 15 (git ``BASELINE``, run from ``git archive``) and now, in the same run.
 
 Each version runs in a child process of its own against one ``chatkit emulators`` process
-(Bedrock and DynamoDB play AWS there): the deployed ``$default`` handler answers chats on
-fresh tables, its Lambda init done first (the chat path built). botocore's event hooks on
-the real clients count every DynamoDB call from the frame until ``ConverseStream`` starts
-(:class:`CallLog`) and how many of them ran one after another:
+(Bedrock and DynamoDB play AWS there), their chats taking turns: the ``$default`` handler
+answers chats on fresh tables, its Lambda init done first (the chat path built). botocore's
+event hooks on the real clients count every DynamoDB call from the frame until
+``ConverseStream`` starts (:class:`CallLog`) and how many of them ran one after another:
 
 - **cold container**: the first frame on a connection this container never saw (Lambda
   may run any frame anywhere), **warm**: the next frame in the same container;
 - **DynamoDB**: ms with a DynamoDB call in flight before the model (parallel ones once);
   **to model**: from the frame to the ``ConverseStream`` request; **to 1st delta**
   against boto3 ``converse_stream`` alone on the same emulator (interleaved): the time
-  chatkit **added** and the ratio. All p50 of warm-container chats.
+  chatkit **added** and the ratio. All p50 of warm-container chats, each on an emptied
+  history (moto's Query of a long one would hide the round trips: it is the same in both).
 
 Run:  .venv/bin/python -m benchmarks.round_trips [--n 40]
 """
@@ -184,9 +185,11 @@ def _event(name: str, connection_id: str, **changes: Any) -> dict[str, Any]:
     return event
 
 
-def measure(n: int) -> dict[str, Any]:
-    """This process's chatkit against the emulators in the environment: counts (cold and
-    warm container) and ``n`` timed chats each in a warm container."""
+def serve_measurements() -> None:
+    """The child's side: this process's chatkit against the emulators in the environment.
+    Prints the counts (cold and warm container) as a JSON line, then one JSON line of
+    timings for every line read from stdin (a timed chat in the warm container, then boto3
+    alone)."""
     from benchmarks.session_overhead import boto3_first_delta
     from chatkit.aws.apigw import WebSocketEvent
     from chatkit.aws.backend import Backend
@@ -216,7 +219,7 @@ def measure(n: int) -> dict[str, Any]:
         assert backend.connect(WebSocketEvent(event))["statusCode"] == 200
         return connection_id
 
-    def chat(backend: Any, connection_id: str, partner_wait: float) -> tuple[float, ...]:
+    def chat(backend: Any, connection_id: str, partner_wait: float) -> list[float]:
         body = json.dumps({"type": "chat", "request_id": uuid.uuid4().hex, "text": QUESTION})
         frames.first_delta, log.partner_wait = None, partner_wait
         log.reset()
@@ -224,7 +227,7 @@ def measure(n: int) -> dict[str, Any]:
         backend.message(WebSocketEvent(_event("ws_default", connection_id, body=body)))
         assert log.model_asked_at and frames.first_delta, "the chat was not answered"
         to_model = (log.model_asked_at - started) * 1000
-        return to_model, log.waited_ms(), (frames.first_delta - started) * 1000
+        return [to_model, log.waited_ms(), (frames.first_delta - started) * 1000]
 
     def counted(backend: Any, connection_id: str) -> dict[str, Any]:
         chat(backend, connection_id, partner_wait=1.0)
@@ -235,38 +238,48 @@ def measure(n: int) -> dict[str, Any]:
     counts = {"cold": counted(container(), connection_id)}
     chat(warm, connection_id, 0.0)  # now this container knows the connection
     counts["warm"] = counted(warm, connection_id)
-    to_model, dynamodb, first_delta, raw = [], [], [], []
-    for _ in range(5):  # warm-up: connections, caches
-        chat(warm, connection_id, 0.0)
-        boto3_first_delta(bedrock, settings.model_id)
-    for _ in range(n):  # interleaved so machine noise hits both alike
-        model_ms, dynamodb_ms, delta_ms = chat(warm, connection_id, 0.0)
-        to_model.append(model_ms)
-        dynamodb.append(dynamodb_ms)
-        first_delta.append(delta_ms)
-        raw.append(boto3_first_delta(bedrock, settings.model_id))
-    return {
-        **counts,
-        "to_model": to_model,
-        "dynamodb": dynamodb,
-        "first_delta": first_delta,
-        "raw": raw,
-    }
+    print(json.dumps(counts), flush=True)
+    for _ in sys.stdin:
+        warm.session.reset("bench")  # the context read stays one small Query (not timed)
+        timings = chat(warm, connection_id, 0.0)
+        timings.append(boto3_first_delta(bedrock, settings.model_id))
+        print(json.dumps(timings), flush=True)
 
 
-def _run(source: Path, env: dict[str, str], n: int) -> dict[str, Any]:
-    """:func:`measure` in a child process with ``source``'s chatkit first on the path."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.round_trips", "--measure", "--n", str(n)],
-        cwd=source,  # first on the path: its chatkit
-        env={**env, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT)])},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"measuring {source} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class _Child:
+    """:func:`serve_measurements` in a child process, ``source``'s chatkit first on its
+    path; each :meth:`timed` call is one chat there."""
+
+    def __init__(self, source: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.round_trips", "--serve"],
+            cwd=source,  # first on the path: its chatkit
+            env={**env, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT)])},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.result: dict[str, Any] = {**self._line(), "timings": []}
+
+    def timed(self, keep: bool = True) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("chat\n")
+        self.process.stdin.flush()
+        timings = self._line()
+        if keep:
+            self.result["timings"].append(timings)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(60)
+
+    def _line(self) -> Any:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"measuring failed (exit {self.process.wait()}); see stderr")
+        return json.loads(line)
 
 
 @contextlib.contextmanager
@@ -282,8 +295,8 @@ def _baseline_source():
 
 
 def _rows(name: str, result: dict[str, Any]) -> list[list[object]]:
-    m, d, r = summary(result["to_model"]), summary(result["first_delta"]), summary(result["raw"])
-    w = summary(result["dynamodb"])
+    columns = list(zip(*result["timings"], strict=True))
+    m, w, d, r = (summary(column) for column in columns)
     return [
         [
             f"{name}, {where} container",
@@ -302,16 +315,22 @@ def _rows(name: str, result: dict[str, Any]) -> list[list[object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=40, help="timed chats per version")
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.n)))
+    if args.serve:
+        serve_measurements()
         return
     from benchmarks.concurrency import emulators_process, offline_env
 
     with emulators_process("--rate", "0") as (_, stack_env), _baseline_source() as old:
         env = offline_env(stack_env)
-        results = {f"before ({BASELINE})": _run(old, env, args.n), "now": _run(ROOT, env, args.n)}
+        children = {f"before ({BASELINE})": _Child(old, env), "now": _Child(ROOT, env)}
+        for round_ in range(5 + args.n):  # in turns, so machine noise hits both alike
+            for child in children.values():
+                child.timed(keep=round_ >= 5)  # the first five warm up
+        for child in children.values():
+            child.close()
+        results = {name: child.result for name, child in children.items()}
     print(f"DynamoDB before the model request; {args.n} timed chats per version (ms, p50)\n")
     rows = [row for name, result in results.items() for row in _rows(name, result)]
     headers = [
@@ -327,7 +346,7 @@ def main() -> None:
     print(table(headers, rows))
     for name, result in results.items():
         print(f"\n{name}: cold {result['cold']['calls']}, warm {result['warm']['calls']}")
-    raw = summary([ms for result in results.values() for ms in result["raw"]])
+    raw = summary([t[3] for result in results.values() for t in result["timings"]])
     print(f"\nboto3 converse_stream alone: first delta p50 {raw['p50']:.2f} ms")
 
 
