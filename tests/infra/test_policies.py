@@ -167,6 +167,30 @@ def _iam_action(service: str, operation: str) -> str:
     return f"{service}:{operation}"
 
 
+#: A transaction is authorized item by item, as the underlying single-item call
+#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html):
+#: Put → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem.
+_TRANSACT_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+def _authorized_as(client: Any, operation: str, params: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(IAM action, table name or None) that AWS checks for one API call."""
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return [
+            (_TRANSACT_ITEM_ACTIONS[kind], item["TableName"])
+            for entry in params["TransactItems"]
+            for kind, item in entry.items()
+        ]
+    service = client.meta.service_model.service_name
+    return [(_iam_action(service, operation), params.get("TableName"))]
+
+
 async def send_stop(endpoints: Endpoints) -> None:
     """A ``stop`` (the only message that writes to the state table from ``$default``)."""
     login = _http(endpoints.http_url + "/login", body={"user_id": "stopper"})
@@ -203,8 +227,8 @@ def recorded_calls(monkeypatch, settings):
     def spy(client: Any, operation: str, params: dict[str, Any]) -> Any:
         route = _route.get()
         if route is not None:
-            action = _iam_action(client.meta.service_model.service_name, operation)
-            calls[route].add((action, tables.get(params.get("TableName"))))
+            for action, table in _authorized_as(client, operation, params):
+                calls[route].add((action, tables.get(table)))
         return real_call(client, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
