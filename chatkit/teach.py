@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["GRADERS", "FakeClock", "FakeTurn", "Hint", "check"]
+__all__ = ["GRADERS", "FakeClock", "FakeTurn", "Hint", "check", "relay_on_fake_clock"]
 
 NOT_WRITTEN = (
     "아직 작성하지 않았습니다: `# 여기에 작성` 부분을 채우세요. "
@@ -516,6 +516,30 @@ def coalesced_count(tokens: int, step: float, interval: float) -> int:
     return frames + (coalescer.flush(now) is not None)
 
 
+async def relay_on_fake_clock(
+    relay: Callable[..., Any],
+    tokens: list[str],
+    *,
+    step: float = 0.02,
+    error: bool = False,
+    **options: Any,
+) -> list[str]:
+    """The frames ``relay`` posts for a turn of ``tokens``, one every ``step`` s of a
+    :class:`FakeClock` (``options``, e.g. ``interval=0.1``, go to ``relay``) — the same run
+    for the learner's relay and the package's::
+
+        >>> import asyncio
+        >>> from chatkit.aws.relay import relay
+        >>> frames = asyncio.run(relay_on_fake_clock(relay, ["안녕", "하세요"]))
+        >>> [(f["type"], f.get("text", "")) for f in _frames(frames)]
+        [('start', ''), ('delta', '안녕하세요'), ('end', '')]
+    """
+    clock, posted = FakeClock(), []
+    turn = FakeTurn(clock, tokens, step)
+    await relay(turn.events(error=error), posted.append, request_id="r1", clock=clock, **options)
+    return posted
+
+
 def _frames(posted: list[str]) -> list[dict[str, Any]]:
     import json
 
@@ -530,10 +554,8 @@ async def relay_frames(answer: Callable[..., Any]) -> None:
     rng = random.Random(5)
     for interval, step, error in ((0.05, 0.02, False), (0.1, 0.03, False), (0.05, 0.01, True)):
         tokens = [rng.choice(["서울", " 부산", "은", " 맛집", "!", " 지하철"]) for _ in range(25)]
-        clock, posted = FakeClock(), []
-        turn = FakeTurn(clock, tokens, step)
-        await answer(
-            turn.events(error=error), posted.append, request_id="r1", clock=clock, interval=interval
+        posted = await relay_on_fake_clock(
+            answer, tokens, step=step, interval=interval, error=error
         )
         frames = _frames(posted)
         kinds = [frame.get("type") for frame in frames]

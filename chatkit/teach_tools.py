@@ -112,9 +112,13 @@ async def print_stream(stream: Any) -> list[Any]:
     return events
 
 
-def events_summary(events: Sequence[Any], status: str | None = None) -> str:
-    """``start delta×N end`` and the answer without the demo label (and the stored status)."""
+def events_summary(events: Sequence[Any], history: Any = None, user: str = "") -> str:
+    """``start delta×N end`` and the answer without the demo label; with ``history`` (a
+    ``HistoryStore``) and ``user``, also the status the turn was stored with."""
     kinds = [event.type for event in events]
-    stored = f" · 저장 (stored): {status}" if status else ""
+    stored = ""
+    if history is not None:
+        turn = history.get(user, events[0].request_id)
+        stored = f" · 저장 (stored): {turn.status if turn else '없음 (none)'}"
     body = text_of(events).split("] ", 1)[-1]
     return f"start delta×{kinds.count('delta')} {kinds[-1]}{stored} · {body[:30]!r}"
