@@ -88,6 +88,7 @@ def test_notebook_minutes_agree_with_the_workshop_guide():
         stated[path.stem] = int(re.search(r"\*\*시간\*\*: 약 (\d+)분", first).group(1))
     assert stated == in_guide
     assert re.findall(r"합계 \(total\)\*\*: (\d+)분", guide) == [str(sum(stated.values()))]
+    assert sum(stated.values()) <= 120, "00→08 must fit the 2-hour class (issue 14)"
     module = _minutes_model()
     model = module.model(module.load(module.TIMINGS))
     far = {
