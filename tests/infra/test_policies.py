@@ -17,6 +17,7 @@ from typing import Any
 import botocore.client
 import pytest
 import websockets
+from aws_iam import transaction_items
 from handler_client import handler_env
 
 from chatkit.deploy.smoke import Endpoints, _http, run_smoke
@@ -167,26 +168,11 @@ def _iam_action(service: str, operation: str) -> str:
     return f"{service}:{operation}"
 
 
-#: A transaction is authorized item by item, as the underlying single-item call
-#: (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html):
-#: Put → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem.
-_TRANSACT_ITEM_ACTIONS = {
-    "Put": "dynamodb:PutItem",
-    "Update": "dynamodb:UpdateItem",
-    "Delete": "dynamodb:DeleteItem",
-    "ConditionCheck": "dynamodb:ConditionCheckItem",
-    "Get": "dynamodb:GetItem",
-}
-
-
 def _authorized_as(client: Any, operation: str, params: dict[str, Any]) -> list[tuple[str, Any]]:
     """(IAM action, table name or None) that AWS checks for one API call."""
-    if operation in ("TransactWriteItems", "TransactGetItems"):
-        return [
-            (_TRANSACT_ITEM_ACTIONS[kind], item["TableName"])
-            for entry in params["TransactItems"]
-            for kind, item in entry.items()
-        ]
+    items = transaction_items(operation, params)
+    if items is not None:
+        return items
     service = client.meta.service_model.service_name
     return [(_iam_action(service, operation), params.get("TableName"))]
 
@@ -441,3 +427,11 @@ def test_chatkit_deploy_gives_every_role_of_the_stack_the_boundary(moto_aws, cap
         assert boundary.get("PermissionsBoundaryArn") == arn, role
     assert main(["destroy", *common, "--yes"]) == 0
     capsys.readouterr()
+
+
+def test_a_transaction_is_read_as_its_items_actions():
+    import doctest
+
+    import aws_iam
+
+    assert doctest.testmod(aws_iam).attempted == 2 and doctest.testmod(aws_iam).failed == 0

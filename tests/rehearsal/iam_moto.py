@@ -9,7 +9,8 @@ IAM user's key and is checked against that user's policies. Every authorization 
 is appended to ``LOG.jsonl``: the caller's access key, moto's name for the action, the
 resource moto checked (``*`` for most services; the bucket/object ARN for S3), whether it
 was allowed, and the request's naming parameters (table, stack, change set…) so the test
-can check the real, resource-scoped policy too.
+can check the real, resource-scoped policy too. A DynamoDB transaction is checked and logged
+item by item, as AWS authorizes it (moto checks one ``dynamodb:TransactWriteItems``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
+from aws_iam import transaction_items
 
 #: Request parameters that name the resource a call acts on.
 _NAMES = ("TableName", "StackName", "ChangeSetName", "RoleName", "FunctionName", "logGroupName")
@@ -41,6 +46,20 @@ def _names(data: object, body: bytes) -> dict[str, str]:
     return found
 
 
+def _as_aws_authorizes(action: str, data: object, body: bytes) -> list[tuple[str, dict]]:
+    """(action, naming parameters) AWS checks for this request: a DynamoDB transaction
+    item by item (see tests/aws_iam.py), anything else as moto names it."""
+    service, _, operation = action.partition(":")
+    try:
+        params = json.loads(body or b"{}") if service == "dynamodb" else {}
+    except ValueError:
+        params = {}
+    items = transaction_items(operation, params if isinstance(params, dict) else {})
+    if items is None:
+        return [(action, _names(data, body))]
+    return [(item_action, {"TableName": table}) for item_action, table in items]
+
+
 def _record_decisions(log_path: str) -> None:
     from moto.iam import access_control
 
@@ -50,25 +69,27 @@ def _record_decisions(log_path: str) -> None:
     def recorded(self, resource: str) -> None:
         credential = self._headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0]
         path = urlparse(self._path)
-        entry = {
-            "key": credential,
-            "action": self._action,
-            "resource": resource,
-            "method": self._method,
-            "path": path.path,
-            "query": sorted(parse_qs(path.query, keep_blank_values=True)),
-            "names": _names(self._data, self._body),
-        }
-        try:
-            check(self, resource)
-        except Exception:
-            entry["allowed"] = False
-            raise
-        else:
-            entry["allowed"] = True
-        finally:
-            with lock, open(log_path, "a", encoding="utf-8") as log:
-                log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        for action, names in _as_aws_authorizes(self._action, self._data, self._body):
+            self._action = action
+            entry = {
+                "key": credential,
+                "action": action,
+                "resource": resource,
+                "method": self._method,
+                "path": path.path,
+                "query": sorted(parse_qs(path.query, keep_blank_values=True)),
+                "names": names,
+            }
+            try:
+                check(self, resource)
+            except Exception:
+                entry["allowed"] = False
+                raise
+            else:
+                entry["allowed"] = True
+            finally:
+                with lock, open(log_path, "a", encoding="utf-8") as log:
+                    log.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     access_control.IAMRequestBase.check_action_permitted = recorded
 

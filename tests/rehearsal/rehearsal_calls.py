@@ -16,6 +16,12 @@ def _names(api_params: dict) -> dict[str, str]:
     names = {k: api_params[k] for k in _NAMES if isinstance(api_params.get(k), str)}
     if isinstance(api_params.get("RequestItems"), dict):  # batch calls: one table here
         names["TableName"] = ",".join(sorted(api_params["RequestItems"]))
+    if isinstance(api_params.get("TransactItems"), list):  # authorized item by item
+        names["TransactItems"] = [
+            [kind, item.get("TableName")]
+            for entry in api_params["TransactItems"]
+            for kind, item in entry.items()
+        ]
     return names
 
 

@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from aws_iam import transaction_items
+
 POLICY_PATH = Path(__file__).resolve().parents[2] / "infra" / "attendee-policy.json"
 
 #: moto's name for an S3 request → the IAM action AWS checks for it.
@@ -155,6 +157,21 @@ def _holds(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> boo
 def iam_action(service: str, operation: str) -> str:
     """The IAM action a botocore call (signing name, operation) needs."""
     return IAM_ACTIONS.get((service, operation), f"{service}:{operation}")
+
+
+def needed(call: dict[str, Any], account: str) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) AWS checks for a recorded call: a DynamoDB transaction
+    item by item (tests/aws_iam.py), any other call once."""
+    recorded = call["params"].get("TransactItems", [])
+    items = transaction_items(
+        call["operation"], {"TransactItems": [{kind: {"TableName": t}} for kind, t in recorded]}
+    )
+    if items is None:
+        return [(iam_action(call["service"], call["operation"]), resource_of(call, account))]
+    return [
+        (action, resource_of({**call, "params": {"TableName": table}}, account))
+        for action, table in items
+    ]
 
 
 def resource_of(call: dict[str, Any], account: str) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 import boto3
 import pytest
 import rehearsal_calls
-from rehearsal_policy import allows, iam_action, load_policy, project_for_moto, resource_of
+from rehearsal_policy import allows, load_policy, needed, project_for_moto
 
 from chatkit.attendee import resource_names, sanitize
 from chatkit.local.demo_model import DemoModel
@@ -345,8 +345,8 @@ def test_every_recorded_call_is_allowed_by_the_scoped_policy(rehearsal):
     policy = load_policy()
     calls = _account_calls(rehearsal)
     assert calls
-    needed = {(iam_action(c["service"], c["operation"]), resource_of(c, ACCOUNT)) for c in calls}
-    refused = sorted(f"{a} on {r}" for a, r in needed if not allows(policy, a, r))
+    checked = {pair for c in calls for pair in needed(c, ACCOUNT)}
+    refused = sorted(f"{a} on {r}" for a, r in checked if not allows(policy, a, r))
     assert not refused, refused
 
 
@@ -362,9 +362,8 @@ def test_the_action_list_is_written(rehearsal):
     policy = load_policy()
     rows = {}
     for call in _account_calls(rehearsal):
-        action = iam_action(call["service"], call["operation"])
-        resource = resource_of(call, ACCOUNT)
-        rows.setdefault(action, set()).add(allows(policy, action, resource) or "-")
+        for action, resource in needed(call, ACCOUNT):
+            rows.setdefault(action, set()).add(allows(policy, action, resource) or "-")
     lines = [
         "# AWS actions the notebooks (00→06, 08) and the deploy used in the aws-mode rehearsal",
         f"# ({len(_account_calls(rehearsal))} calls; IAM action → Sid in "
