@@ -77,9 +77,8 @@ def stack():
         yield running
 
 
-@pytest.fixture
-def settings(stack):
-    """Settings pointing at the offline stack, with fresh tables per test."""
+def fresh_tables(stack):
+    """The offline stack's settings with new, empty tables."""
     from chatkit.aws_clients import dynamodb_client
     from chatkit.local.dynamodb import create_tables
 
@@ -87,6 +86,19 @@ def settings(stack):
     fresh = stack.settings.with_(table_name=f"test-{suffix}", state_table_name=f"state-{suffix}")
     create_tables(dynamodb_client(fresh), fresh)
     return fresh
+
+
+@pytest.fixture
+def settings(stack):
+    """Settings pointing at the offline stack, with fresh tables per test."""
+    return fresh_tables(stack)
+
+
+@pytest.fixture(scope="module")
+def module_settings(stack):
+    """Settings with fresh tables shared by one module's tests (for what is costly to
+    start per test, such as worker processes; its tests use their own user ids)."""
+    return fresh_tables(stack)
 
 
 @pytest.fixture

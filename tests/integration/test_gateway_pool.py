@@ -4,12 +4,11 @@ Bedrock emulator, the workers' state shared only through the state table."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -23,17 +22,22 @@ from chatkit.local.gateway import Gateway
 SLOW = "!rate 20 !long 2000 제주 이야기"  # ~100 s if nobody stops it
 
 
-@pytest.fixture
-async def pooled(settings) -> AsyncIterator[tuple[Served, ProcessPoolInvoker]]:
-    """The gateway with two handler workers built from ``settings`` (fresh tables)."""
-    invoker = ProcessPoolInvoker(settings.with_(auth_secret="pool-secret"), workers=2)
+@pytest.fixture(scope="module")
+def pool(module_settings) -> Iterator[tuple[Gateway, ProcessPoolInvoker]]:
+    """The gateway with two handler workers, started once for this module's tests (each
+    start imports the chat path twice over); the tests use their own users."""
+    invoker = ProcessPoolInvoker(module_settings.with_(auth_secret="pool-secret"), workers=2)
     gateway = Gateway(invoker=invoker, port=0, web_root=None)
-    await asyncio.to_thread(gateway.start)
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Served(gateway, http), invoker
-    finally:
-        await asyncio.to_thread(gateway.stop)
+    gateway.start()
+    yield gateway, invoker
+    gateway.stop()
+
+
+@pytest.fixture
+async def pooled(pool) -> AsyncIterator[tuple[Served, ProcessPoolInvoker]]:
+    gateway, invoker = pool
+    async with aiohttp.ClientSession() as http:
+        yield Served(gateway, http), invoker
 
 
 @contextlib.asynccontextmanager
