@@ -50,7 +50,8 @@ test: setup browsers lint  ## everything CI runs: unit, integration, browser tes
 FAST := not browser and not notebook and not infra and not workshop and not setup \
   and not rehearsal and not sdk and not slow
 # The folders FAST leaves out are not even imported, nor is nbval (no notebooks here).
-FAST_SKIP := $(addprefix --ignore=tests/,browser infra workshop setup rehearsal sdk) -p no:nbval
+FAST_SKIP := $(addprefix --ignore=tests/,web/browser widgets/browser deploy workshop setup local/sdk) \
+  -p no:nbval
 
 test-fast: setup  ## the quick loop (about a minute): no apt, no browsers, no notebooks, no deploys
 	$(BIN)/python -m pytest tests -m "$(FAST)" $(FAST_SKIP) -p no:cacheprovider -n 2 \

@@ -1,5 +1,5 @@
 """The history table's key schema: the one constant that code, the local DynamoDB and
-the tests share. ``tests/unit/test_schema.py`` checks it against ``infra/template.yaml``.
+the tests share. ``tests/core/test_schema.py`` checks it against ``infra/template.yaml``.
 
     >>> HISTORY_TABLE.partition_key, HISTORY_TABLE.sort_key
     ('user_id', 'sk')

@@ -1,5 +1,5 @@
 """Shared fixtures. Every test runs offline: no AWS credentials in the environment and
-sockets may only connect to loopback (enforced below, proven in tests/unit/test_offline.py).
+sockets may only connect to loopback (enforced below, proven in tests/repo/test_offline.py).
 """
 
 from __future__ import annotations
@@ -8,12 +8,14 @@ import ipaddress
 import os
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 
 #: Fixtures shared by several test folders: ``serve`` (the real backend on loopback),
-#: ``api`` and ``backend`` (the handlers in-process).
-pytest_plugins = ("backend_client", "handler_client")
+#: ``api`` and ``backend`` (the handlers in-process), and for the two ``browser/`` folders
+#: (tests/web/browser, tests/widgets/browser) ``chromium``, ``open_page``, ``server``.
+pytest_plugins = ("backend_client", "handler_client", "browser_fixtures")
 
 
 class NetworkBlocked(OSError):
@@ -124,18 +126,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-#: Test folders whose tests get a marker of the same name (``make test-fast`` leaves them out).
-FOLDER_MARKERS = ("browser", "infra", "workshop", "setup", "rehearsal", "sdk")
+#: Test folders (tests/ mirrors the package) whose tests get a marker; ``make test-fast``
+#: leaves them out. The innermost marked folder wins (tests/deploy/rehearsal → rehearsal).
+FOLDER_MARKERS = {
+    "browser": "browser",  # tests/web/browser, tests/widgets/browser
+    "deploy": "infra",  # tests/deploy: template, packaging, deploys against moto
+    "rehearsal": "rehearsal",  # tests/deploy/rehearsal
+    "sdk": "sdk",  # tests/local/sdk
+    "setup": "setup",
+    "workshop": "workshop",
+}
+TESTS = Path(__file__).resolve().parent
+
+
+def folder_marker(path: Path) -> str | None:
+    """The marker of a test file's innermost marked folder under tests/.
+
+    >>> folder_marker(TESTS / "deploy" / "rehearsal" / "test_aws_mode.py")
+    'rehearsal'
+    >>> folder_marker(TESTS / "core" / "test_config.py") is None
+    True
+    """
+    if not path.is_relative_to(TESTS):
+        return None
+    folders = path.relative_to(TESTS).parts[:-1]
+    return next((FOLDER_MARKERS[f] for f in reversed(folders) if f in FOLDER_MARKERS), None)
 
 
 def _mark_by_folder(items: list[pytest.Item]) -> None:
-    """``tests/<folder>/…`` → ``pytest.mark.<folder>``; notebooks under nbval → ``notebook``."""
+    """Folder markers (``folder_marker``); notebooks under nbval → ``notebook``."""
     for item in items:
-        parts = item.path.parts
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
-        elif "tests" in parts and parts[parts.index("tests") + 1] in FOLDER_MARKERS:
-            item.add_marker(getattr(pytest.mark, parts[parts.index("tests") + 1]))
+        elif marker := folder_marker(item.path.resolve()):
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -144,5 +168,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="needs a real AWS account: pytest -m aws --run-aws")
     for item in items:
-        if "aws" in item.keywords:
+        if item.get_closest_marker("aws"):  # a marker, not the tests/aws folder
             item.add_marker(skip)

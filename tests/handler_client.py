@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from chatkit.aws.apigw import HttpEvent, WebSocketEvent
 from chatkit.aws.backend import Backend
+from chatkit.aws.state import StateStore
+from chatkit.aws_clients import dynamodb_client
 
 FIXTURES = Path(__file__).parent / "fixtures" / "apigw" / "aws"
 
@@ -84,6 +87,21 @@ def api() -> RecordingManagementApi:
 def backend(settings, api) -> Backend:
     """The backend on fresh tables, posting to ``api``."""
     return Backend(settings, management=lambda endpoint: api)
+
+
+def outcome(api: RecordingManagementApi, rid: str) -> dict:
+    """The last frame of request ``rid``."""
+    return [f for f in api.frames if f.get("request_id") == rid][-1]
+
+
+def backend_with(settings, api, clock=None, **limits) -> Backend:
+    """A backend on ``settings`` with ``limits`` changed, its own state store on ``clock``
+    (default: the wall clock), answering through ``api``."""
+    settings = settings.with_(**limits)
+    state = StateStore(
+        settings.state_table_name, dynamodb_client(settings), clock=clock or time.time
+    )
+    return Backend(settings, state=state, management=lambda endpoint: api)
 
 
 def connect(backend: Backend, user: str, connection_id: str = "conn-1") -> dict:

@@ -43,8 +43,8 @@ EXCLUDED = frozenset(
     {"local", "web", "deploy", "workshop", "cli.py", "__main__.py", "doctor.py", "__pycache__"}
 )
 #: Distributions pip installs (declared dependencies) that no function imports, measured from
-#: the zip: every handler's init and a full chat (tests/infra/test_package.py and
-#: test_zip_gateway.py run the lean zip, so a release that starts needing one fails there).
+#: the zip: every handler's init and a full chat (tests/deploy/test_package.py and
+#: test_zip_invoker.py run the lean zip, so a release that starts needing one fails there).
 #: Name → why it is left out.
 LEFT_OUT = {
     "numpy": "langchain-aws imports it only for embeddings and vector stores (19 MB zipped)",

@@ -1,1 +1,1 @@
-collect_ignore_glob = ["*.ipynb"]  # run strict and twice by tests/teach/test_solution_notebooks.py
+collect_ignore_glob = ["*.ipynb"]  # run strict and twice by tests/notebooks/test_solution_notebooks.py

@@ -1,7 +1,7 @@
 # The solved exercise cells: the one source of notebooks/solutions/*.ipynb.
 # Each block replaces the exercise cell with that id in that notebook; build it with
 #   .venv/bin/python notebooks/solutions/build.py
-# (tests/teach checks the solution notebooks are up to date and pass with strict=True).
+# (tests/notebooks checks the solution notebooks are up to date and pass with strict=True).
 
 # %% 01_bedrock_streaming ex-stats
 def stream_stats(arrivals, output_tokens):

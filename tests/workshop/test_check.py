@@ -9,7 +9,7 @@ from chatkit.workshop.notebooks import discover_notebooks
 
 
 def test_check_runs_the_chosen_notebooks_offline(class_db, capsys):
-    """The instructor's check over two notebooks (nbval and tests/teach already run every
+    """The instructor's check over two notebooks (nbval and tests/notebooks already run every
     notebook: running all nine here again only cost CI a minute)."""
     status = main(["workshop", "check", "--mode", "offline", "--notebooks", "00,02"])
     out = capsys.readouterr().out

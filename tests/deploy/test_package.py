@@ -199,7 +199,7 @@ def test_every_function_inits_from_the_lean_zip(lambda_bundle, python312, handle
     """Each function's full init (for the chat function: the whole chat path) runs from the
     lean zip alone (``-I -S``): a release that starts importing a left-out distribution
     fails here (ModuleNotFoundError) or shows up as a new import attempt; the chat itself
-    runs from this zip in test_zip_gateway.py."""
+    runs from this zip in test_zip_invoker.py."""
     report = function_init(unpack(lambda_bundle.path), python312, handler, FUNCTIONS[handler])
     assert set(report["left_out_tried"]) <= OPTIONAL, report["left_out_tried"]
     assert report["built"] is True

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 READY = re.compile(r"chatkit serving on (http://\S+?)/?$")
 
 

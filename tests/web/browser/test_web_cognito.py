@@ -5,7 +5,7 @@ pool is moto's cognito-idp in the stack's moto server (``chatkit.local.cognito``
 page calls directly with ``fetch`` as it would call Cognito. moto does not check SRP proofs
 (any password passes ``USER_SRP_AUTH``), so where a wrong password must fail, the page's two
 SRP calls are answered by ``tests/srp_server.py`` (Cognito's side, from the SRP formulas),
-which hands out moto's real tokens only for a valid proof; ``tests/unit/test_srp_js.py``
+which hands out moto's real tokens only for a valid proof; ``tests/web/test_srp_js.py``
 checks the math itself. The last test is the demo-mode counterpart of a refused token.
 """
 

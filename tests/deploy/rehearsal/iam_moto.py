@@ -2,7 +2,7 @@
 ``INITIAL_NO_AUTH_ACTION_COUNT`` when it is imported, and its state must not mix with the
 other tests' in-process moto).
 
-    python tests/rehearsal/iam_moto.py LOG.jsonl      # prints the URL, serves until stdin closes
+    python tests/deploy/rehearsal/iam_moto.py LOG.jsonl  # prints the URL, serves until stdin closes
 
 After the first ``INITIAL_NO_AUTH_ACTION_COUNT`` requests every call must be signed by an
 IAM user's key and is checked against that user's policies. Every authorization decision
@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: the shared helpers
 from aws_iam import transaction_items
 
 #: Request parameters that name the resource a call acts on.

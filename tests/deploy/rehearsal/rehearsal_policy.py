@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_iam import transaction_items
 
-POLICY_PATH = Path(__file__).resolve().parents[2] / "infra" / "attendee-policy.json"
+POLICY_PATH = Path(__file__).resolve().parents[3] / "infra" / "attendee-policy.json"
 
 #: moto's name for an S3 request → the IAM action AWS checks for it.
 MOTO_S3_NAMES = {

@@ -1,7 +1,7 @@
 """Opt-in, against a real AWS account (costs a few cents; CloudFront makes it take
 ~10–20 minutes): deploy a fresh stack, run the smoke test through it, destroy it.
 
-    pytest -m aws --run-aws tests/infra/test_aws.py
+    pytest -m aws --run-aws tests/deploy/test_aws.py
 
 Uses the credentials and region of the environment (``AWS_REGION``), the model of
 ``CHATKIT_MODEL_ID`` (default: the global Claude Haiku profile) and ``CHATKIT_BEDROCK_REGION``.

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from handler_client import RecordingManagementApi, connect, message
+from handler_client import RecordingManagementApi, backend_with, connect, message, outcome
 
 from chatkit.auth import Identity
 from chatkit.aws.backend import Backend
@@ -30,19 +30,6 @@ class Clock:
 
 def chat(backend: Backend, rid: str, text: str = "안녕", connection_id: str = "conn-1") -> None:
     message(backend, {"type": "chat", "request_id": rid, "text": text}, connection_id)
-
-
-def outcome(api: RecordingManagementApi, rid: str) -> dict:
-    """The last frame of request ``rid``."""
-    return [f for f in api.frames if f.get("request_id") == rid][-1]
-
-
-def backend_with(settings, api, clock=None, **limits) -> Backend:
-    settings = settings.with_(**limits)
-    state = StateStore(
-        settings.state_table_name, dynamodb_client(settings), clock=clock or time.time
-    )
-    return Backend(settings, state=state, management=lambda endpoint: api)
 
 
 # -- rate limits ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fixtures for integration tests: a running local Bedrock emulator and a boto3 client."""
+"""Fixtures for the chatkit.local tests: a running local Bedrock emulator and a boto3 client."""
 
 from __future__ import annotations
 

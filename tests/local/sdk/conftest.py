@@ -63,7 +63,7 @@ class NodeRun:
 def node() -> str:
     found = shutil.which("node")
     if found is None:
-        pytest.skip("node is not installed (Node 20+ runs the SDK suites in tests/sdk)")
+        pytest.skip("node is not installed (Node 20+ runs the SDK suites in tests/local/sdk)")
     return found
 
 

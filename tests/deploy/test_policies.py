@@ -407,7 +407,7 @@ def test_the_boundary_grants_nothing_on_every_resource_or_outside_the_kit():
 def test_chatkit_deploy_gives_every_role_of_the_stack_the_boundary(moto_aws, capsys, monkeypatch):
     """``chatkit deploy --permissions-boundary`` against the stand-in account: each role
     CloudFormation creates carries the boundary (moto records it; it does not evaluate
-    boundaries — that is the evaluator's part in tests/rehearsal)."""
+    boundaries — that is the evaluator's part in tests/deploy/rehearsal)."""
     from chatkit.cli import main
 
     region, stack = "ap-northeast-1", f"chatkit-b{uuid.uuid4().hex[:8]}"

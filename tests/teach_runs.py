@@ -1,7 +1,7 @@
 """Running the exercise notebooks in a real kernel (offline), shared by the notebook tests.
 
 The solution notebooks are left out of nbval collection (notebooks/solutions/conftest.py):
-tests/teach runs them, strict, twice in one kernel.
+tests/notebooks runs them, strict, twice in one kernel.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1] / "notebooks"
 SOLUTIONS = ROOT / "solutions"
 
 

@@ -25,8 +25,7 @@ import pytest
 import websockets
 from backend_client import ask, receive, wait_for
 from botocore.config import Config
-from handler_client import connect, message
-from test_limits import backend_with, outcome
+from handler_client import backend_with, connect, message, outcome
 
 from chatkit.cli import main as chatkit_main
 from chatkit.local._hosts import REFUSED_TEXT

@@ -12,7 +12,7 @@ from chatkit_widgets.render import render_markdown, render_plain
 
 pytestmark = pytest.mark.browser
 
-CSS = (Path(__file__).parents[2] / "widgets" / "chatkit_widgets" / "bubble.css").read_text()
+CSS = (Path(__file__).parents[3] / "widgets" / "chatkit_widgets" / "bubble.css").read_text()
 RLO = "\u202e"
 # x of each character of the text that follows the first element in the paragraph.
 AFTER_ELEMENT = """() => {

@@ -1,4 +1,5 @@
-"""Shared helpers for browser tests: Debian Chromium driven by playwright (no downloads).
+"""Fixtures for the browser tests (tests/web/browser, tests/widgets/browser), loaded through
+``pytest_plugins`` in tests/conftest.py: Debian Chromium driven by playwright (no downloads).
 
 Playwright's own browser download cannot reach its host from these machines, so the
 tests use Debian's ``chromium`` (``make browsers`` installs it with ``fonts-noto-cjk``)

@@ -13,7 +13,7 @@ recorded (botocore, in the kernels and around the deploy) and written, as IAM ac
 
 Notebook 07 itself needs what moto cannot stand in for (its smoke test streams through the
 deployed API Gateway v2 WebSocket, which moto's CloudFormation skips; see
-tests/infra/test_deploy_moto.py), so the rehearsal deploys the same stack with the same
+tests/deploy/test_stack.py), so the rehearsal deploys the same stack with the same
 ``deploy`` and the attendee's credentials instead, and 08 destroys it.
 """
 
@@ -44,7 +44,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Tried to parse AWS::"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACT = ROOT / "artifacts" / "rehearsal-actions.txt"
 REGION = "ap-northeast-2"
