@@ -20,6 +20,7 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_CAP_MS = 30 * 1000;
   const GAP_WAIT_MS = 2000; // how long a missing seq may hold later frames back
+  const SIGN_OUT_GRACE_MS = 10 * 1000; // the server closes the socket after sign_out first
   const HISTORY_PAGE = 20;
   const STORAGE_KEY = "chatkit.session"; // {token, user_id, expires_at[, refresh_token]}
   const REFRESH_BEFORE_S = 5 * 60; // Cognito: refresh 5 minutes before the token expires
@@ -425,8 +426,13 @@
   // on (RevokeToken alone leaves Cognito access tokens valid until they expire).
   function signOut() {
     const session = state.session;
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-      state.ws.send(JSON.stringify({ type: "sign_out" }));
+    const ws = state.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ type: "sign_out" }));
+      // The server closes it once the sign-out is recorded. Closing it here would race
+      // the message: $disconnect can forget the connection before sign_out is read.
+      state.ws = null;
+      setTimeout(() => ws.close(1000, "logout"), SIGN_OUT_GRACE_MS);
     }
     if (cognito && session && session.refresh_token) {
       cognito.revoke(session.refresh_token).catch(() => {});
