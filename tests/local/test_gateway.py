@@ -621,6 +621,7 @@ async def test_config_js_points_the_web_client_at_this_gateway(start_gateway):
 # -- chatkit serve ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts a `chatkit serve` process: not in test-fast
 def test_chatkit_serve_prints_its_url_and_stops_cleanly_on_sigterm():
     with chatkit_serve(offline_env(), "--workers", "1") as serve:
         started = serve.wait_for_line(r"^chatkit serving on (http://127\.0\.0\.1:(\d+))/\n")
@@ -647,6 +648,7 @@ serve(port=0)
 """
 
 
+@pytest.mark.slow  # starts a `chatkit serve` process: not in test-fast
 def test_chatkit_serve_stops_when_the_signal_lands_on_another_thread():
     """The kernel may deliver SIGTERM to any thread; the main thread must still notice."""
     endpoints = {  # configured endpoints: no offline stack is started

@@ -129,6 +129,7 @@ async def test_a_worker_that_dies_mid_answer_gives_an_error_frame_and_is_replace
     assert again.last["type"] == "end"
 
 
+@pytest.mark.slow  # starts a `chatkit serve` process: not in test-fast
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
 def test_chatkit_serve_with_workers_ends_them_on_a_signal(stack, sent):
     with chatkit_serve(offline_env(stack.env), "--workers", "2") as serve:

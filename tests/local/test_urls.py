@@ -141,6 +141,7 @@ def test_allow_proxy_host_adds_once():
     assert env["CHATKIT_ALLOWED_HOSTS"] == "d-1.studio.us-east-1.sagemaker.aws"
 
 
+@pytest.mark.slow  # starts a `chatkit serve` process: not in test-fast
 def test_chatkit_serve_keeps_its_first_line_and_adds_the_attendee_url():
     """The public contract ``chatkit serving on http://HOST:PORT/`` comes first; the next
     line is the attendee's address (a JupyterHub prefix here)."""

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+import pytest
 from backend_client import ask
 from fault_proxy import LOST_RESPONSE, THROTTLED_WRITE, fail_times
 
@@ -52,6 +53,7 @@ def _asked(emulator, text: str, since: float) -> int:
     )
 
 
+@pytest.mark.slow  # real botocore retry backoff: not in test-fast
 async def test_throttling_longer_than_botocore_retries_is_ridden_out_within_the_budget(
     proxies, serve
 ):
