@@ -271,11 +271,11 @@ def _slow_headers(port: int, budget: int) -> int:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         for sent in range(budget):
             readable, _, _ = select.select([sock], [], [], 0.05)
-            if readable and not sock.recv(1024):
-                return sent
             try:
+                if readable and not sock.recv(1024):
+                    return sent
                 sock.sendall(b"a")
-            except OSError:
+            except OSError:  # closed with a reset (bytes were still in flight): cut off too
                 return sent
     return budget
 
