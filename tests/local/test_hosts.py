@@ -27,7 +27,7 @@ def request(url: str, method: str, headers: dict[str, str], body: bytes = b"") -
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     connection.putrequest(method, "/", skip_host=True)
-    for name, value in headers.items():
+    for name, value in {**headers, "Content-Length": str(len(body))}.items():
         connection.putheader(name, value)
     connection.endheaders(body)
     response = connection.getresponse()

@@ -1,0 +1,124 @@
+"""The local DynamoDB's front: one asyncio thread hands moto each request as werkzeug's
+server would (chatkit.local.dynamodb), and moto parses each expression once
+(chatkit.local._moto_memo) with the same answers as before."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+from moto.dynamodb.comparisons import ConditionExpressionParser
+
+from chatkit.aws_clients import dynamodb_client
+from chatkit.local._background import BackgroundServer
+from chatkit.local.dynamodb import call_wsgi, wsgi_environ
+
+
+def _echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A WSGI app answering with what it was given."""
+    seen = {k: v for k, v in environ.items() if isinstance(v, str)}
+    seen["body"] = environ["wsgi.input"].read().decode()
+    body = json.dumps(seen).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("X-Seen", "1"),
+                              ("Content-Length", "1234")])  # fmt: skip
+    return [body]
+
+
+@pytest.fixture(scope="module")
+def echo_url():
+    async def serve(request: web.Request) -> web.Response:
+        return call_wsgi(_echo, wsgi_environ(request, await request.read()))
+
+    def make_app() -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", serve)
+        return app
+
+    with BackgroundServer(make_app) as server:
+        yield server.url
+
+
+def _send(url: str, method: str, target: str, headers: dict[str, str], body: bytes = b""):
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.request(method, target, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.headers, response.read()
+
+
+def test_the_environ_keeps_the_query_as_signed_and_drops_underscored_headers(echo_url):
+    target = "/chatkit-%EC%88%98%EC%97%85/a%2Fb?prefix=zips%2Fv1&versions"
+    headers = {"X-Amz-Date": "20261206T000000Z", "X_Forged": "1", "Content-Type": "text/plain"}
+    status, response_headers, body = _send(echo_url, "PUT", target, headers, "안녕".encode())
+    seen = json.loads(body)
+    assert status == 200 and response_headers["X-Seen"] == "1"
+    assert seen["QUERY_STRING"] == "prefix=zips%2Fv1&versions"  # as the signature covers it
+    assert seen["PATH_INFO"].encode("latin1").decode() == "/chatkit-수업/a/b"
+    assert seen["RAW_URI"] == target
+    assert seen["HTTP_X_AMZ_DATE"] == "20261206T000000Z"
+    assert "HTTP_X_FORGED" not in seen  # could pose as X-Forged: never passed on
+    assert seen["CONTENT_TYPE"] == "text/plain" and seen["body"] == "안녕"
+    assert seen["CONTENT_LENGTH"] == str(len("안녕".encode()))
+    assert response_headers["Content-Length"] == str(len(body))  # the real length, not 1234
+
+
+def test_a_head_answer_keeps_the_length_the_app_gave(echo_url):
+    status, headers, body = _send(echo_url, "HEAD", "/bucket/key", {})
+    assert status == 200 and body == b""
+    assert headers["Content-Length"] == "1234"  # S3's HeadObject: the object's size
+
+
+def _counting_lexer(monkeypatch) -> list[str]:
+    lexed: list[str] = []
+    lex = ConditionExpressionParser._lex_condition_expression
+
+    def counting(self):
+        lexed.append(self.condition_expression)
+        return lex(self)
+
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression", counting)
+    return lexed
+
+
+def _take(table: str, key: str, expected: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": {"pk": {"S": key}},
+            "UpdateExpression": "SET #n = :next",
+            "ConditionExpression": "attribute_not_exists(#n) OR #n = :expected",
+            "ExpressionAttributeNames": {"#n": "n"},
+            "ExpressionAttributeValues": {":next": {"N": "1"}, ":expected": {"N": expected}},
+        }
+    }
+
+
+def test_each_condition_is_parsed_once_and_still_decides(settings, monkeypatch):
+    client, table = dynamodb_client(settings), settings.state_table_name
+    lexed = _counting_lexer(monkeypatch)
+    items = [_take(table, f"memo#{i}", "0") for i in range(3)]
+    client.transact_write_items(TransactItems=items)
+    assert len(lexed) == 1  # one expression with the same names and values: parsed once
+    # The same expressions again: n is 1 now, so the condition (n = 0) fails this time.
+    with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+        client.transact_write_items(TransactItems=items)
+    codes = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
+    assert codes == ["ConditionalCheckFailed"] * 3
+    assert len(lexed) == 1  # the kept tree, evaluated against the items as they are now
+
+
+def test_an_unused_value_is_refused_on_a_kept_parse_too(settings):
+    client, table = dynamodb_client(settings), settings.state_table_name
+    ok = _take(table, "memo#unused", "0")["Update"]
+    client.update_item(**ok)
+    extra = {
+        **ok,
+        "ExpressionAttributeValues": {**ok["ExpressionAttributeValues"], ":x": {"N": "7"}},
+    }
+    for _ in range(2):  # the second time from the kept parse
+        with pytest.raises(client.exceptions.ClientError, match=r"unused.*:x"):
+            client.update_item(**extra)
