@@ -109,7 +109,9 @@ class StateStore:
         self._lock = threading.Lock()
 
     def bind(self, connection_id: str, identity: Identity) -> None:
-        """Remember who opened ``connection_id`` (and until when their token is valid)."""
+        """Remember who opened ``connection_id`` (and until when their token is valid), in
+        the table and here: a container that also runs the connection's frames (``chatkit
+        serve``'s workers run every route) then reads no binding before the first chat."""
         self._put(
             f"conn#{connection_id}",
             CONNECTION_SECONDS,
@@ -118,6 +120,8 @@ class StateStore:
             token_issued_at={"N": repr(float(identity.issued_at))},
             token_id=identity.token_id,
         )
+        with self._lock:
+            _remember(self._bound, connection_id, identity)
 
     def identity_of(self, connection_id: str) -> Identity | None:
         """The identity bound at ``$connect`` (cached: a binding never changes)."""

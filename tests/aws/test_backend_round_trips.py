@@ -70,6 +70,16 @@ def test_a_warm_container_needs_one_round_trip(backend, api, log):
     assert log.round_trips() == 1
 
 
+def test_the_container_that_ran_connect_reads_no_binding(backend, api, log):
+    """chatkit serve's workers run every route: the one that bound the connection knows it."""
+    both = container(backend)
+    connect(both, "민수")
+    chat(both, log, "r1")
+    assert answered(api, "r1")
+    assert sorted(c.operation for c in log.calls) == ["Query", "TransactWriteItems"]
+    assert log.round_trips() == 1
+
+
 def test_the_next_chat_in_another_container_still_takes_two_round_trips(backend, api, log):
     """Lambda may run a connection's next frame anywhere: the binding carries what that
     container needs to guess both buckets right."""
