@@ -138,15 +138,16 @@ def preload_management_client(settings: Settings) -> None:
 def management_client(settings: Settings, endpoint: str) -> Any:
     """``apigatewaymanagementapi`` for one API's ``@connections`` endpoint (short timeouts:
     a post that hangs would stall the stream)."""
-    return _management_client(settings.region, endpoint, settings.mode == "offline")
+    environment = _aws_environment()
+    return _management_client(settings.region, endpoint, settings.mode == "offline", environment)
 
 
 @lru_cache(maxsize=16)
-def _management_client(region: str, endpoint: str, offline: bool) -> Any:
+def _management_client(region: str, endpoint: str, offline: bool, environment: tuple) -> Any:
     from botocore.config import Config
 
     dummy = {"aws_access_key_id": "offline", "aws_secret_access_key": "offline"}
-    return _management_session(_aws_environment()).client(
+    return _management_session(environment).client(
         "apigatewaymanagementapi",
         region_name=region,
         endpoint_url=endpoint,

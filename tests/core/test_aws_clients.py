@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from chatkit.aws_clients import bedrock_runtime_client, dynamodb_client
+from chatkit.aws_clients import bedrock_runtime_client, dynamodb_client, management_client
 from chatkit.config import Settings
 
 
@@ -76,3 +76,22 @@ def test_a_changed_endpoint_variable_gets_a_new_client(aws_env, stack):
     aws_env.setenv("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamodb_url)
     assert dynamodb_client(settings).meta.endpoint_url == stack.dynamodb_url  # same settings
     assert dynamodb_client(settings) is dynamodb_client(settings)  # and still cached
+
+
+def test_a_changed_profile_gets_a_new_connections_client(aws_env, tmp_path):
+    """The ``@connections`` client is cached like the others: by what chooses its
+    credentials too (a kernel that switches ``AWS_PROFILE`` must not post as the old one)."""
+    (tmp_path / "config").write_text(
+        "[profile a]\naws_access_key_id = key-a\naws_secret_access_key = s\n"
+        "[profile b]\naws_access_key_id = key-b\naws_secret_access_key = s\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        aws_env.delenv(name)
+    endpoint = "https://abc123.execute-api.ap-northeast-2.amazonaws.com/prod"
+    keys = []
+    for profile in ("a", "b", "a"):
+        aws_env.setenv("AWS_PROFILE", profile)
+        client = management_client(Settings.from_env(), endpoint)
+        keys.append(client._request_signer._credentials.access_key)
+    assert keys == ["key-a", "key-b", "key-a"]
+    assert management_client(Settings.from_env(), endpoint) is client  # and still cached
