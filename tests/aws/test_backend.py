@@ -180,8 +180,14 @@ async def test_malformed_and_hostile_messages_get_clear_errors_and_nothing_break
     assert pong == {"type": "pong"}
     assert long_ok.last["type"] == "end" and hostile.last["type"] == "end"
 
-    # Markup is text: verbatim in the JSON frames (not escaped into entities, not dropped).
-    assert html in hostile.text and any(html in raw for raw in hostile.raw)
+    # Markup is text: verbatim in the JSON frames (not escaped into entities or \u003c, not
+    # dropped), wherever the answer was cut into frames.
+    assert html in hostile.text
+    for raw in hostile.raw:
+        frame = json.loads(raw)
+        assert "&lt;" not in raw and "\\u003c" not in raw.lower()
+        if frame["type"] == "delta":
+            assert json.dumps(frame["text"], ensure_ascii=False) in raw
     items = {i["request_id"]: i for i in await served.items(token)}
     assert set(items) == {"n1", "x1"}  # errors stored nothing
     assert items["n1"]["question"] == unicodedata.normalize("NFC", nfd_question)

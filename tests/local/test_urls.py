@@ -4,16 +4,15 @@ each place it runs — fake environments and metadata files, no network."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import signal
 from pathlib import Path
 
 import pytest
+from backend_client import chatkit_serve
 
 from chatkit.local._hosts import extra_hosts, host_allowed, origin_allowed
 from chatkit.local.urls import Where, allow_proxy_host, attendee_url, describe
 
-ROOT = Path(__file__).resolve().parents[2]
 ARN = "arn:aws:sagemaker:ap-northeast-2:123456789012:app/d-abc123def456/minsu/{}/default"
 
 
@@ -149,20 +148,10 @@ def test_chatkit_serve_keeps_its_first_line_and_adds_the_attendee_url():
 
     env = {**offline_env(), "JUPYTERHUB_SERVICE_PREFIX": "/user/minsu/"}
     env = {k: v for k, v in env.items() if not k.startswith(("C9_", "JPY_", "JUPYTER_SERVER"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chatkit", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        first, second = proc.stdout.readline(), proc.stdout.readline()
+    with chatkit_serve(env) as serve:
+        first, second = serve.lines.get(timeout=120), serve.lines.get(timeout=120)
         port = first.rsplit(":", 1)[-1].strip("/\n")
         assert first == f"chatkit serving on http://127.0.0.1:{port}/\n", first
         assert second == f"브라우저에서 열기 (open in your browser): /user/minsu/proxy/{port}/\n"
-    finally:
-        proc.terminate()
-        proc.wait(20)
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=30) == 0, serve.stderr()
