@@ -173,6 +173,9 @@ def test_chat_panel_streams_and_stops_in_jupyterlab(jupyterlab, chromium, artifa
         stopped = page.locator('.chatkit-msg[data-role="assistant"][data-status="interrupted"]')
         stopped.wait_for()
         assert "중단됨" in stopped.locator(".chatkit-footer").inner_text()
+        # The answer shows interrupted at once; the panel is idle (its stop button off) once
+        # the kernel has stored the partial turn.
+        page.wait_for_function("() => document.querySelector('button.chatkit-stop')?.disabled")
 
         _run_cell(page, 1)  # what the kernel stored
         output = page.locator(".jp-OutputArea-output", has_text="STORED").first
