@@ -5,7 +5,9 @@ server would (chatkit.local.dynamodb), and moto parses each expression once
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
+import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,7 +86,12 @@ def _counting_lexer(monkeypatch) -> list[str]:
     return lexed
 
 
+_numbers = itertools.count(random.randrange(10**9, 10**12))
+
+
 def _take(table: str, key: str, expected: str) -> dict[str, Any]:
+    """An update of ``key`` to a new number if it holds ``expected`` (or nothing); the new
+    number is unique, so no earlier parse in this process has these values."""
     return {
         "Update": {
             "TableName": table,
@@ -92,7 +99,10 @@ def _take(table: str, key: str, expected: str) -> dict[str, Any]:
             "UpdateExpression": "SET #n = :next",
             "ConditionExpression": "attribute_not_exists(#n) OR #n = :expected",
             "ExpressionAttributeNames": {"#n": "n"},
-            "ExpressionAttributeValues": {":next": {"N": "1"}, ":expected": {"N": expected}},
+            "ExpressionAttributeValues": {
+                ":next": {"N": str(next(_numbers))},
+                ":expected": {"N": expected},
+            },
         }
     }
 
@@ -100,10 +110,11 @@ def _take(table: str, key: str, expected: str) -> dict[str, Any]:
 def test_each_condition_is_parsed_once_and_still_decides(settings, monkeypatch):
     client, table = dynamodb_client(settings), settings.state_table_name
     lexed = _counting_lexer(monkeypatch)
-    items = [_take(table, f"memo#{i}", "0") for i in range(3)]
+    item = _take(table, "memo#a", "0")["Update"]
+    items = [{"Update": {**item, "Key": {"pk": {"S": f"memo#{i}"}}}} for i in range(3)]
     client.transact_write_items(TransactItems=items)
     assert len(lexed) == 1  # one expression with the same names and values: parsed once
-    # The same expressions again: n is 1 now, so the condition (n = 0) fails this time.
+    # The same expressions again: n is set now, so the condition (n = 0) fails this time.
     with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
         client.transact_write_items(TransactItems=items)
     codes = [r["Code"] for r in cancelled.value.response["CancellationReasons"]]
