@@ -21,7 +21,8 @@ from aiohttp import web
 
 from chatkit.local._apigw_events import aws_id
 
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+#: Response headers aiohttp writes itself (from the body it sends and the connection it keeps).
+HOP_BY_HOP = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 
 
 def http_response(result: Any) -> web.Response:
@@ -33,7 +34,7 @@ def http_response(result: Any) -> web.Response:
     headers = {
         str(name): str(value)
         for name, value in (result.get("headers") or {}).items()
-        if str(name).lower() not in _HOP_BY_HOP
+        if str(name).lower() not in HOP_BY_HOP
     }
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"

@@ -23,7 +23,7 @@ from aiohttp import web
 from ..schema import HISTORY_TABLE, STATE_TABLE, TableSchema
 from ._background import BackgroundServer
 from ._hosts import REFUSED_TEXT, host_allowed, origin_allowed
-from ._http import read_limited
+from ._http import HOP_BY_HOP, read_limited
 
 __all__ = ["LocalDynamoDB", "create_history_table", "create_state_table", "create_tables"]
 
@@ -186,7 +186,7 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
     status, headers = started
     response = web.Response(status=int(status[:3]), reason=status[4:] or None)
     for name, value in headers:
-        if name.lower() not in _HOP_BY_HOP:
+        if name.lower() not in _NOT_PASSED_ON:
             response.headers.add(name, value)
     if environ["REQUEST_METHOD"] == "HEAD":
         length = next((v for k, v in headers if k.lower() == "content-length"), None)
@@ -197,7 +197,8 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> web.Response:
     return response
 
 
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "date", "server"}
+#: moto's own ``Date`` and ``Server`` would stand beside aiohttp's.
+_NOT_PASSED_ON = HOP_BY_HOP | {"date", "server"}
 
 
 def _latin1(text: str) -> str:
