@@ -205,6 +205,11 @@ class StartLine:
             self.go.set()
 
 
+def bench_user(index: int) -> str:
+    """The user id of the ``index``-th simulated user (the same at every level)."""
+    return f"bench-{index}"
+
+
 async def _user(
     http: aiohttp.ClientSession,
     url: str,
@@ -216,7 +221,7 @@ async def _user(
     first = last = error = None
     arrived = False
     try:
-        async with http.post(f"{url}/login", json={"user_id": f"bench-{index}"}) as response:
+        async with http.post(f"{url}/login", json={"user_id": bench_user(index)}) as response:
             token = (await response.json())["token"]
         ws_url = url.replace("http", "ws", 1) + f"/ws?token={token}"
         async with websockets.connect(ws_url, proxy=None, open_timeout=60) as ws:

@@ -16,10 +16,15 @@ level with errors, or when the time budget is spent (the level running then fini
 The answers: the highest level with zero errors and p99 TTFD within 2× the emulator's
 own, the highest with zero errors, and whether 50 users stay within 1.5×.
 
+``--history T`` plays a class in progress: before the ramp, each simulated user gets T
+earlier turns, so each chat's context read returns turns and the history table holds
+every user's (by default the users start with none, as at a class's first question).
+
 Run:  .venv/bin/python -m benchmarks.load                  # short form: 10 and 50 users
       .venv/bin/python -m benchmarks.load --long           # the ramp 50 → 500
       .venv/bin/python -m benchmarks.load --levels 50,100,200   # or --levels 50 100 200
       .venv/bin/python -m benchmarks.load --levels 50 --workers 1 2   # 1 vs 2 processes
+      .venv/bin/python -m benchmarks.load --levels 50 --history 20    # mid-class
 """
 
 from __future__ import annotations
@@ -38,11 +43,14 @@ from benchmarks.concurrency import (
     QUESTION,
     CpuMeter,
     Timings,
+    bench_user,
     child_pids,
     emulator_alone,
+    offline_env,
     running_stack,
     through_serve,
 )
+from benchmarks.history_scale import fill
 
 SHORT_LEVELS = [10, 50]
 LONG_LEVELS = [50, 100, 200, 300, 500]
@@ -177,6 +185,17 @@ def ramp(
     return done
 
 
+def seed_history(env: Mapping[str, str], users: int, turns: int) -> None:
+    """Store ``turns`` earlier turns for each of the first ``users`` simulated users, in
+    the history table of the stand-in AWS whose environment is ``env``."""
+    from chatkit.config import Settings
+    from chatkit.history import HistoryStore
+
+    store = HistoryStore.from_settings(Settings.from_env(offline_env(env)))
+    for index in range(users):
+        fill(store, bench_user(index), turns)
+
+
 def highest_passing(levels: list[Level]) -> int:
     """The highest level such that it and every level below it passed (0: none)."""
     best = 0
@@ -250,12 +269,18 @@ def main() -> None:
         help="chatkit serve --workers, one run each (default: the cores; 0/1 = in-process)",
     )
     parser.add_argument("--budget", type=float, default=BUDGET_S, help="seconds (default 900)")
+    parser.add_argument(
+        "--history", type=int, default=0, help="earlier turns per user (a class in progress)"
+    )
     args = parser.parse_args()
     levels = LONG_LEVELS if args.long else [n for given in args.levels for n in given]
     print(f"{TEXT!r}: the demo model at 50 tokens/s, first token after {FIRST_TOKEN_S} s;")
     print("TTFD = ms from send to the first delta; cpu % = of one core over the level's wall")
+    if args.history:
+        print(f"each user starts with {args.history} earlier turns (--history)")
     for workers in args.workers:
         with running_stack(workers) as (url, env, serve_pid, aws_pid):
+            seed_history(env, max(levels), args.history)
             idle_mb = rss_mb(serve_pid)
             done = ramp(url, env, serve_pid, aws_pid, levels, budget_s=args.budget)
         report(workers, idle_mb, done, levels)

@@ -36,6 +36,7 @@ KEPT = 512
 
 def install() -> None:
     """Patch moto's expression parsers (once per process)."""
+    from moto.core import responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
@@ -70,3 +71,16 @@ def install() -> None:
     ConditionExpressionParser.parse = parse_memoized
     make = UpdateExpressionParser.make.__func__
     UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=256)(make))
+    responses.method_names_from_class = _method_names(responses.method_names_from_class)
+
+
+def _method_names(listed: Any) -> Any:
+    """moto lists a handler class's methods (``inspect.getmembers``) on every request to
+    find the action's: list each class's once."""
+    kept = functools.lru_cache(maxsize=64)(lambda clazz: tuple(listed(clazz)))
+
+    @functools.wraps(listed)
+    def method_names_once(clazz: Any) -> list[str]:
+        return list(kept(clazz))
+
+    return method_names_once

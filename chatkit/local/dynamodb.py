@@ -59,10 +59,12 @@ class LocalDynamoDB:
     def start(self) -> Self:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import _moto_memo, _moto_transactions
+        from . import _moto_answers, _moto_memo, _moto_query, _moto_transactions
 
         _moto_transactions.install()  # transactions back up the items they touch
         _moto_memo.install()  # each expression is parsed once, not up to three times
+        _moto_query.install()  # a query reads its partition, not the whole table
+        _moto_answers.install()  # items are answered as they are, not walked
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._server = BackgroundServer(
             self._make_app,
