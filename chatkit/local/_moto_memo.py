@@ -9,7 +9,8 @@ parse results, keyed by everything the parsers read:
 - a condition's tree by (expression, names, values), with the names and values the parse
   found (moto checks that every name and value given is used);
 - an update expression's syntax tree by its text (moto validates a deep copy of it for
-  each item, so the kept tree is never changed).
+  each item, so the kept tree is never changed);
+- the method names of a handler class, which moto listed with ``inspect`` per request.
 
 What moto checks, writes and answers is unchanged.
 
