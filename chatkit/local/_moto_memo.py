@@ -22,10 +22,13 @@ What moto checks, writes and answers is unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import json
+import pickle
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 __all__ = ["install"]
@@ -39,6 +42,8 @@ def install() -> None:
     """Patch moto's expression parsers (once per process)."""
     from moto.core import responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     original = ConditionExpressionParser.parse
@@ -71,8 +76,90 @@ def install() -> None:
     parse_memoized.__name__ = "parse_memoized"
     ConditionExpressionParser.parse = parse_memoized
     make = UpdateExpressionParser.make.__func__
-    UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=256)(make))
+    UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=256)(_pickled(make)))
+    ConditionExpressionParser._lex_condition_expression = _lexed_once(
+        ConditionExpressionParser._lex_condition_expression
+    )
+    validators.deepcopy = _copy_of_kept_tree
+    DepthFirstTraverser.traverse = _traverse
     responses.method_names_from_class = _method_names(responses.method_names_from_class)
+
+
+def _lexed_once(lex: Any) -> Any:
+    """A condition's tokens (immutable) by its text: a parse missed for new values still
+    lexes each expression once."""
+    kept: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+
+    @functools.wraps(lex)
+    def lex_once(self: Any) -> deque[Any]:
+        text = self.condition_expression
+        tokens = kept.get(text)
+        if tokens is None:
+            tokens = kept[text] = tuple(lex(self))  # raises for a bad token: nothing kept
+            if len(kept) > KEPT:
+                kept.popitem(last=False)
+        return deque(tokens)
+
+    return lex_once
+
+
+#: The update trees kept by parse, by id, with their pickles: ``pickle.loads`` copies a
+#: tree for validation about 6× faster than ``copy.deepcopy`` walks it.
+_PICKLES: dict[int, tuple[Any, bytes]] = {}
+
+
+def _pickled(make: Any) -> Any:
+    @functools.wraps(make)
+    def make_and_pickle(cls: Any, expression: str) -> Any:
+        tree = make(cls, expression)
+        with contextlib.suppress(Exception):  # not picklable: deep-copied as before
+            _PICKLES[id(tree)] = (tree, pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+            while len(_PICKLES) > KEPT:
+                del _PICKLES[next(iter(_PICKLES))]  # the oldest: it is deep-copied again
+        return tree
+
+    return make_and_pickle
+
+
+def _copy_of_kept_tree(value: Any, memo: Any = None) -> Any:
+    """``copy.deepcopy`` for moto's validators: a kept tree from its pickle."""
+    kept = _PICKLES.get(id(value))
+    if kept is not None and kept[0] is value and memo is None:
+        return pickle.loads(kept[1])
+    return copy.deepcopy(value, memo)
+
+
+@functools.lru_cache(maxsize=1024)
+def _subclass(kind: type, of: type | tuple[type, ...]) -> bool:
+    """``issubclass``, kept: moto's node classes are ABCs, slow to check each time."""
+    return issubclass(kind, of)
+
+
+def _traverse(self: Any, node: Any) -> Any:
+    """moto's ``DepthFirstTraverser.traverse`` (depth first, children before their
+    parent, a processed node replacing itself in its parent), with the node types to
+    process looked up once per traversal, not once per node."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    wanted = self.nodes_to_be_processed()
+
+    def visit(node: Any, child_id: int) -> Any:
+        kind = type(node)
+        if not _subclass(kind, Node):
+            return node
+        parent = node.parent
+        if node.children is not None:
+            for index, child in enumerate(node.children):
+                self.pre_processing_of_child(node, index)
+                visit(child, index)
+        if _subclass(kind, wanted):
+            node = self.process(node)
+            node.parent = parent
+            if parent:
+                parent.children[child_id] = node
+        return node
+
+    return visit(node, -1)
 
 
 def _method_names(listed: Any) -> Any:

@@ -8,6 +8,7 @@ import http.client
 import itertools
 import json
 import random
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -133,3 +134,94 @@ def test_an_unused_value_is_refused_on_a_kept_parse_too(settings):
     for _ in range(2):  # the second time from the kept parse
         with pytest.raises(client.exceptions.ClientError, match=r"unused.*:x"):
             client.update_item(**extra)
+
+
+def test_a_condition_is_lexed_once_whatever_its_values(settings, monkeypatch):
+    client, table = dynamodb_client(settings), settings.state_table_name
+    tokens = []
+    lex_one = ConditionExpressionParser._lex_one_node
+
+    def counting(self, remaining):
+        tokens.append(remaining)
+        return lex_one(self, remaining)
+
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_one_node", counting)
+    name = f"#n{next(_numbers)}"  # a text no earlier test in this process lexed
+
+    def update(expected: str) -> None:
+        item = _take(table, "memo#lex", expected)["Update"]
+        item["ConditionExpression"] = item["ConditionExpression"].replace("#n", name)
+        item["ExpressionAttributeNames"][name] = "n"
+        client.update_item(**item)
+
+    update("0")
+    first = len(tokens)
+    assert first > 5
+    taken = client.get_item(TableName=table, Key={"pk": {"S": "memo#lex"}})["Item"]["n"]["N"]
+    update(taken)  # new values, the same text
+    assert len(tokens) == first
+
+
+#: Update expressions of every kind, each applied to the item as the one before left it.
+UPDATES = [
+    ("SET #n = :one, #tags = :tags, #doc = :doc, #names = :names", None),
+    ("SET #n = #n + :one, #doc.#inner.#k = :s", None),
+    ("SET #gone = if_not_exists(#gone, :one), #names = list_append(#names, :names)", None),
+    ("ADD #n :one, #tags :more REMOVE #doc.#inner.#k", None),
+    ("DELETE #tags :tag", None),
+    ("SET #n = #n - :one REMOVE #gone", None),
+    ("ADD #s :one", "ValidationException"),  # a number added to a string
+    ("SET #n = :one, #n = :s", "ValidationException"),  # two actions on one path
+    ("SET #pk = :s", "ValidationException"),  # the key
+]
+
+
+def _updated(client, table: str) -> list[Any]:
+    """Each update's new item, or its error's code and message."""
+    client.put_item(TableName=table, Item={"pk": {"S": "memo#kinds"}, "s": {"S": "안녕"}})
+    values = {
+        ":one": {"N": "1"},
+        ":s": {"S": "서울"},
+        ":tags": {"SS": ["a", "b"]},
+        ":more": {"SS": ["c"]},
+        ":tag": {"SS": ["a"]},
+        ":doc": {"M": {"inner": {"M": {"k": {"S": "v"}}}}},
+        ":names": {"L": [{"S": "민수"}]},
+    }
+    answers: list[Any] = []
+    for expression, _ in UPDATES:
+        names = {name: name[1:] for name in re.findall(r"#\w+", expression)}
+        used = {name: values[name] for name in re.findall(r":\w+", expression)}
+        try:
+            answer = client.update_item(
+                TableName=table,
+                Key={"pk": {"S": "memo#kinds"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=used,
+                ReturnValues="ALL_NEW",
+            )
+            answers.append(answer["Attributes"])
+        except client.exceptions.ClientError as err:
+            answers.append((err.response["Error"]["Code"], err.response["Error"]["Message"]))
+    return answers
+
+
+def test_updates_are_validated_and_applied_as_moto_does(settings, monkeypatch):
+    import copy
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+
+    client, table = dynamodb_client(settings), settings.state_table_name
+    ours = _updated(client, table)
+    assert [type(a) is tuple and a[0] for a in ours] == [
+        expected or False for _, expected in UPDATES
+    ]
+    assert ours[5]["n"] == {"N": "2"} and ours[5]["tags"] == {"SS": ["b", "c"]}
+    # moto's own: a deep copy of the tree, and its traverse (ast_nodes.py) for each check
+    monkeypatch.setattr(validators, "deepcopy", copy.deepcopy)
+    monkeypatch.setattr(
+        DepthFirstTraverser, "traverse", lambda self, node: self.traverse_node_recursively(node)
+    )
+    assert _updated(client, table) == ours
