@@ -49,6 +49,18 @@ def install() -> None:
     original = ConditionExpressionParser.parse
     if original.__name__ == "parse_memoized":
         return
+    probe = ConditionExpressionParser("", {}, {})
+    for needed in (
+        (probe, "expr_attr_names_found"),  # moto ≥ 5.1.x checks unused names with these
+        (probe, "expr_attr_values_found"),
+        (ConditionExpressionParser, "_lex_condition_expression"),
+        (validators, "deepcopy"),
+        (DepthFirstTraverser, "nodes_to_be_processed"),
+        (DepthFirstTraverser, "pre_processing_of_child"),
+        (DepthFirstTraverser, "process"),
+        (responses, "method_names_from_class"),
+    ):
+        getattr(*needed)  # AttributeError: another moto; nothing is patched
     kept: OrderedDict[tuple[Any, ...], tuple[Any, list[str], list[str]]] = OrderedDict()
     lock = threading.Lock()
 

@@ -34,6 +34,8 @@ def install() -> None:
     if query.__name__ == "query_one_partition":
         return
     signature = inspect.signature(query)
+    if not {"hash_key", "index_name"} <= signature.parameters.keys():
+        raise TypeError(f"moto's Table.query{signature} is not the one patched here")
 
     @functools.wraps(query)
     def query_one_partition(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import sys
 from typing import Any, Self
 from urllib.parse import unquote
@@ -26,6 +28,8 @@ from ._hosts import REFUSED_TEXT, host_allowed, origin_allowed
 from ._http import HOP_BY_HOP, read_limited
 
 __all__ = ["LocalDynamoDB", "create_history_table", "create_state_table", "create_tables"]
+
+log = logging.getLogger(__name__)
 
 
 #: Seconds a connection may stay silent (headers sent byte by byte included) before it is
@@ -59,12 +63,7 @@ class LocalDynamoDB:
     def start(self) -> Self:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from . import _moto_answers, _moto_memo, _moto_query, _moto_transactions
-
-        _moto_transactions.install()  # transactions back up the items they touch
-        _moto_memo.install()  # each expression is parsed once, not up to three times
-        _moto_query.install()  # a query reads its partition, not the whole table
-        _moto_answers.install()  # items are answered as they are, not walked
+        speed_up_moto()
         self._moto = DomainDispatcherApplication(create_backend_app)
         self._server = BackgroundServer(
             self._make_app,
@@ -130,6 +129,29 @@ class LocalDynamoDB:
         if target not in self._by_target:
             self._by_target[target] = self._moto.get_application(environ)
         return self._by_target[target]
+
+
+@functools.cache
+def speed_up_moto() -> tuple[str, ...]:
+    """Apply chatkit's moto patches, once; returns the names of those this moto's
+    internals do not allow (moto 5.1.0 lacks two): moto then does that part its own,
+    slower way, with the same answers, and a warning says so.
+
+    - ``_moto_transactions``: a transaction backs up the items it touches, not its tables;
+    - ``_moto_memo``: each condition / update expression is parsed once;
+    - ``_moto_query``: a query reads its partition, not the whole table;
+    - ``_moto_answers``: items are answered as they are, not walked member by member.
+    """
+    from . import _moto_answers, _moto_memo, _moto_query, _moto_transactions
+
+    missed = []
+    for patch in (_moto_transactions, _moto_memo, _moto_query, _moto_answers):
+        try:
+            patch.install()
+        except (ImportError, AttributeError, TypeError, ValueError) as err:
+            missed.append(patch.__name__.rpartition(".")[2])
+            log.warning("moto left unpatched (%s): %s: %s", missed[-1], type(err).__name__, err)
+    return tuple(missed)
 
 
 def wsgi_environ(request: web.Request, body: bytes) -> dict[str, Any]:

@@ -75,6 +75,15 @@ def test_a_head_answer_keeps_the_length_the_app_gave(echo_url):
     assert headers["Content-Length"] == "1234"  # S3's HeadObject: the object's size
 
 
+@pytest.fixture
+def memo(settings):
+    """The local stack's settings, its moto's expressions memoized (else the test skips:
+    a moto whose parser differs is left as it is, see ``speed_up_moto``)."""
+    if ConditionExpressionParser.parse.__name__ != "parse_memoized":
+        pytest.skip("this moto's expression parser is not memoized")
+    return settings
+
+
 def _counting_lexer(monkeypatch) -> list[str]:
     lexed: list[str] = []
     lex = ConditionExpressionParser._lex_condition_expression
@@ -108,8 +117,8 @@ def _take(table: str, key: str, expected: str) -> dict[str, Any]:
     }
 
 
-def test_each_condition_is_parsed_once_and_still_decides(settings, monkeypatch):
-    client, table = dynamodb_client(settings), settings.state_table_name
+def test_each_condition_is_parsed_once_and_still_decides(memo, monkeypatch):
+    client, table = dynamodb_client(memo), memo.state_table_name
     lexed = _counting_lexer(monkeypatch)
     item = _take(table, "memo#a", "0")["Update"]
     items = [{"Update": {**item, "Key": {"pk": {"S": f"memo#{i}"}}}} for i in range(3)]
@@ -123,8 +132,8 @@ def test_each_condition_is_parsed_once_and_still_decides(settings, monkeypatch):
     assert len(lexed) == 1  # the kept tree, evaluated against the items as they are now
 
 
-def test_an_unused_value_is_refused_on_a_kept_parse_too(settings):
-    client, table = dynamodb_client(settings), settings.state_table_name
+def test_an_unused_value_is_refused_on_a_kept_parse_too(memo):
+    client, table = dynamodb_client(memo), memo.state_table_name
     ok = _take(table, "memo#unused", "0")["Update"]
     client.update_item(**ok)
     extra = {
@@ -136,8 +145,8 @@ def test_an_unused_value_is_refused_on_a_kept_parse_too(settings):
             client.update_item(**extra)
 
 
-def test_a_condition_is_lexed_once_whatever_its_values(settings, monkeypatch):
-    client, table = dynamodb_client(settings), settings.state_table_name
+def test_a_condition_is_lexed_once_whatever_its_values(memo, monkeypatch):
+    client, table = dynamodb_client(memo), memo.state_table_name
     tokens = []
     lex_one = ConditionExpressionParser._lex_one_node
 
@@ -207,13 +216,13 @@ def _updated(client, table: str) -> list[Any]:
     return answers
 
 
-def test_updates_are_validated_and_applied_as_moto_does(settings, monkeypatch):
+def test_updates_are_validated_and_applied_as_moto_does(memo, monkeypatch):
     import copy
 
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 
-    client, table = dynamodb_client(settings), settings.state_table_name
+    client, table = dynamodb_client(memo), memo.state_table_name
     ours = _updated(client, table)
     assert [type(a) is tuple and a[0] for a in ours] == [
         expected or False for _, expected in UPDATES
