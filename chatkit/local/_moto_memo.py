@@ -89,28 +89,24 @@ def install() -> None:
     ConditionExpressionParser.parse = parse_memoized
     make = UpdateExpressionParser.make.__func__
     UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=256)(_pickled(make)))
-    ConditionExpressionParser._lex_condition_expression = _lexed_once(
-        ConditionExpressionParser._lex_condition_expression
-    )
+    ConditionExpressionParser._lex_condition_expression = _lexed_once(ConditionExpressionParser)
     validators.deepcopy = _copy_of_kept_tree
     DepthFirstTraverser.traverse = _traverse
     responses.method_names_from_class = _method_names(responses.method_names_from_class)
 
 
-def _lexed_once(lex: Any) -> Any:
-    """A condition's tokens (immutable) by its text: a parse missed for new values still
-    lexes each expression once."""
-    kept: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+def _lexed_once(parser: Any) -> Any:
+    """A condition's tokens (immutable) by its text, whatever its names and values: a
+    parse missed for new values still lexes each expression once."""
+    lex = parser._lex_condition_expression
+
+    @functools.lru_cache(maxsize=KEPT)
+    def tokens(text: str) -> tuple[Any, ...]:
+        return tuple(lex(parser(text, {}, {})))  # raises for a bad token: nothing kept
 
     @functools.wraps(lex)
     def lex_once(self: Any) -> deque[Any]:
-        text = self.condition_expression
-        tokens = kept.get(text)
-        if tokens is None:
-            tokens = kept[text] = tuple(lex(self))  # raises for a bad token: nothing kept
-            if len(kept) > KEPT:
-                kept.popitem(last=False)
-        return deque(tokens)
+        return deque(tokens(self.condition_expression))
 
     return lex_once
 
