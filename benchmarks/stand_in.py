@@ -125,7 +125,7 @@ def measure(pid: int, endpoint: str, n: int, items: int) -> dict[str, float]:
         "context, 50 turns": cpu_ms(pid, [chats.context_read(long)] * n),
     }
     for index in range(items // 50):
-        fill(chats.history, f"other-{index}", 50)  # one item a turn
+        fill(chats.history, f"other-{index}", 25)  # two items a turn
     figures[f"context, table of {items:,}"] = cpu_ms(pid, [chats.context_read("new")] * n)
     return figures
 
