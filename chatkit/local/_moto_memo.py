@@ -9,8 +9,13 @@ parse results, keyed by everything the parsers read:
 - a condition's tree by (expression, names, values), with the names and values the parse
   found (moto checks that every name and value given is used);
 - an update expression's syntax tree by its text (moto validates a deep copy of it for
-  each item, so the kept tree is never changed);
+  each item, so the kept tree is never changed), with its pickle: the copy is loaded
+  from it, 6× faster than ``deepcopy``;
+- a condition's tokens by its text alone (a parse missed for new values lexes no more);
 - the method names of a handler class, which moto listed with ``inspect`` per request.
+
+moto's validation walks each update tree ten times; the walk looks up the node types to
+process once per walk instead of once per node (they are ABCs, slow to check).
 
 What moto checks, writes and answers is unchanged.
 
