@@ -53,10 +53,16 @@ def moto_as_released() -> Iterator[tuple[int, str]]:
                 urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
                 break
             time.sleep(0.1)
+        else:
+            raise RuntimeError(f"moto_server did not answer on {url} within 30 s")
         yield proc.pid, url
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Chats:
